@@ -72,6 +72,8 @@ def _to_tensor(arr: np.ndarray | torch.Tensor, dtype: torch.dtype, device: torch
         arr = arr.astype(np.float64)
     if arr.dtype.byteorder not in "=|":
         arr = arr.astype(arr.dtype.newbyteorder("="))
+    if any(stride < 0 for stride in arr.strides):
+        arr = np.ascontiguousarray(arr)
     with warnings.catch_warnings():
         # Read-only arrays (memory maps) make torch warn; the engine never writes to its inputs.
         warnings.simplefilter("ignore", UserWarning)

@@ -37,7 +37,7 @@ def planted_clusters(
     fractions: tuple[float, ...] = (0.02,),
     n_clusters: int = 50,
     noise_fraction: float = 0.03,
-    separation: float = 1.0,
+    separation: float = 1.5,
     intrinsic_dim: int | None = 32,
     seed: int = 0,
 ) -> PlantedData:

@@ -135,4 +135,9 @@ def get_preset(preset: str | Preset, **overrides) -> Preset:
         except KeyError:
             raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}") from None
     overrides = {k: v for k, v in overrides.items() if v is not None}
-    return replace(base, **overrides) if overrides else base
+    cfg = replace(base, **overrides) if overrides else base
+    if cfg.anneal_steps > cfg.max_steps:
+        # A cap below the schedule's length compresses the schedule to fit: the barrier
+        # still reaches its final width (the paper's run length *is* its schedule).
+        cfg = replace(cfg, anneal_steps=cfg.max_steps)
+    return cfg

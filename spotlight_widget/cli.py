@@ -1,0 +1,194 @@
+"""Command line: ``spotlight-widget find EMB LOSSES --size 0.02 -n 5 -o spotlights.csv``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .engine import SearchProgress, find_spotlights
+
+_READABLE = (".npy", ".csv", ".parquet")
+
+
+class CliError(Exception):
+    """A problem with the command line's inputs, reported without a traceback."""
+
+
+def read_table(path: Path, *, column: str | None = None, vector: bool = False) -> np.ndarray:
+    """Read a .npy, .csv or .parquet file as a numeric array.
+
+    For tables, ``column`` picks one column (for losses or counts); without it a vector
+    file must have exactly one numeric column, and a matrix uses every numeric column.
+    """
+    suffix = path.suffix.lower()
+    if not path.exists():
+        raise CliError(f"{path}: no such file")
+    if suffix == ".npy":
+        arr = np.load(path, mmap_mode="r", allow_pickle=False)
+        if column is not None:
+            raise CliError(f"{path}: --*-column only applies to .csv and .parquet files")
+        return arr
+    if suffix == ".csv":
+        import pandas as pd
+
+        frame = pd.read_csv(path)
+    elif suffix == ".parquet":
+        try:
+            import pandas as pd
+
+            frame = pd.read_parquet(path)
+        except ImportError as exc:
+            raise CliError(f"reading {path} needs pyarrow: pip install 'spotlight-widget[io]' ({exc})") from exc
+    else:
+        raise CliError(f"{path}: unsupported file type {suffix!r}; use one of {', '.join(_READABLE)}")
+    if column is not None:
+        if column not in frame.columns:
+            raise CliError(f"{path}: no column {column!r}; columns are {list(frame.columns)[:20]}")
+        return frame[column].to_numpy()
+    numeric = frame.select_dtypes(include="number")
+    if numeric.shape[1] == 0:
+        raise CliError(f"{path}: no numeric columns")
+    if vector:
+        if numeric.shape[1] != 1:
+            raise CliError(f"{path}: {numeric.shape[1]} numeric columns; pick one with the matching --*-column option")
+        return numeric.iloc[:, 0].to_numpy()
+    return numeric.to_numpy()
+
+
+def _parse_size(text: str) -> float | int:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if value >= 1 and value.is_integer():
+        return int(value)
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="spotlight-widget",
+        description="Find where a model fails systematically (the Spotlight, d'Eon et al., FAccT 2022).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    find = sub.add_parser(
+        "find",
+        help="find spotlights in embeddings and losses",
+        description="Find sequential spotlights and write one row per (spotlight, member example).",
+    )
+    find.add_argument("embeddings", type=Path, help="(N, d) embeddings: .npy, .csv or .parquet")
+    find.add_argument("losses", type=Path, help="(N,) per-example losses: .npy, .csv or .parquet")
+    find.add_argument(
+        "--size",
+        type=_parse_size,
+        nargs="+",
+        default=[0.02],
+        help="spotlight size: a fraction in (0, 1) or a number of examples; several sizes are searched together "
+        "(default: 0.02)",
+    )
+    find.add_argument("-n", "--n", dest="n", type=int, default=3, help="sequential spotlights per size (default: 3)")
+    find.add_argument("-o", "--output", type=Path, required=True, help="output file: .csv or .parquet")
+    find.add_argument("--counts", type=Path, help="optional (N,) multiplicity of each example")
+    find.add_argument("--loss-column", help="column of the losses file to use (tables)")
+    find.add_argument("--counts-column", help="column of the counts file to use (tables)")
+    find.add_argument("--preset", choices=["fast", "paper"], default="fast", help="search settings (default: fast)")
+    find.add_argument("--restarts", type=int, default=1, help="starting points per size (default: 1)")
+    find.add_argument("--device", help="torch device, e.g. cpu or cuda (default: CUDA when available)")
+    find.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    find.add_argument("--min-weight", type=float, default=0.0, help="only write members above this weight")
+    find.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    return parser
+
+
+def _progress_bar(quiet: bool):
+    if quiet:
+        return None, lambda: None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover - tqdm is a dependency
+        return None, lambda: None
+    bar = tqdm(total=1, unit="step", file=sys.stderr, dynamic_ncols=True)
+
+    def update(p: SearchProgress) -> None:
+        bar.total = p.total
+        bar.n = p.step
+        bar.set_description(f"{p.stage} objective {p.objective:.4g}")
+        bar.refresh()
+
+    return update, bar.close
+
+
+def run_find(args: argparse.Namespace) -> int:
+    if args.output.suffix.lower() not in (".csv", ".parquet"):
+        raise CliError(f"{args.output}: output must end in .csv or .parquet")
+    emb = read_table(args.embeddings)
+    losses = read_table(args.losses, column=args.loss_column, vector=True)
+    counts = None if args.counts is None else read_table(args.counts, column=args.counts_column, vector=True)
+    progress, close = _progress_bar(args.quiet)
+    try:
+        found = find_spotlights(
+            emb,
+            losses,
+            n=args.n,
+            size=list(args.size),
+            counts=counts,
+            preset=args.preset,
+            restarts=args.restarts,
+            device=args.device,
+            seed=args.seed,
+            progress=progress,
+        )
+    finally:
+        close()
+    import pandas as pd
+
+    frames = []
+    for size_arg, spots in zip(args.size, found):
+        for sp in spots:
+            frame = sp.to_frame()
+            frame = frame[frame["weight"] > args.min_weight]
+            frame.insert(0, "spotlight", sp.rank)
+            frame.insert(0, "size", sp.size)
+            frame.insert(2, "rank_in_spotlight", np.arange(len(frame)))
+            frame["in_top"] = frame["rank_in_spotlight"] < len(sp.top_indices)
+            frames.append(frame)
+            if not args.quiet:
+                print(
+                    f"size {size_arg} (S={sp.size}) spotlight {sp.rank}: weighted loss {sp.weighted_loss:.4g}, "
+                    f"top-S loss {sp.top_loss:.4g} vs mean {float(np.mean(losses)):.4g}; "
+                    f"{len(sp.indices)} members",
+                    file=sys.stderr,
+                )
+    out = pd.concat(frames, ignore_index=True)
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    if args.output.suffix.lower() == ".csv":
+        out.to_csv(args.output, index=False)
+    else:
+        try:
+            out.to_parquet(args.output, index=False)
+        except ImportError as exc:
+            raise CliError(f"writing parquet needs pyarrow: pip install 'spotlight-widget[io]' ({exc})") from exc
+    if not args.quiet:
+        print(f"wrote {len(out)} rows to {args.output}", file=sys.stderr)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``spotlight-widget`` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "find":
+            return run_find(args)
+    except (CliError, ValueError, TypeError) as exc:
+        print(f"spotlight-widget: error: {exc}", file=sys.stderr)
+        return 2
+    return 1  # pragma: no cover - argparse rejects unknown commands
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,264 @@
+"""Behaviour of the Spotlight search that users rely on."""
+
+import math
+import threading
+
+import numpy as np
+import pytest
+import torch
+
+from spotlight_widget import SearchCancelled, find_spotlight, find_spotlights
+from spotlight_widget.engine import get_preset
+from spotlight_widget.synthetic import planted_clusters
+
+from .conftest import precision
+
+
+def jaccard(a, b) -> float:
+    a, b = set(np.asarray(a).tolist()), set(np.asarray(b).tolist())
+    return len(a & b) / len(a | b)
+
+
+def test_planted_cluster_is_recovered(planted):
+    sp = find_spotlight(planted.embeddings, planted.losses, size=0.02)
+    assert precision(sp, planted.planted[0]) >= 0.95
+    assert sp.size == 60
+    # The barrier's target: the mass ends at S + 0.05 S.
+    assert sp.mass == pytest.approx(1.05 * sp.size, rel=1e-3)
+    assert sp.top_loss > 3 * float(planted.losses.mean())
+    assert sp.converged
+
+
+def test_result_fields_are_consistent(planted):
+    sp = find_spotlight(planted.embeddings, planted.losses, size=0.02)
+    w, losses = sp.weights, planted.losses.astype(np.float64)
+    assert w.shape == (3000,) and w.min() >= 0 and w.max() <= 1
+    assert np.array_equal(np.sort(sp.indices), np.flatnonzero(w > 0))
+    assert np.all(np.diff(w[sp.indices]) <= 0), "indices are not sorted by weight"
+    assert sp.weighted_loss == pytest.approx((w * losses).sum() / w.sum(), rel=1e-6)
+    assert sp.top_loss == pytest.approx(losses[sp.indices[: sp.size]].mean(), rel=1e-6)
+    assert sp.mass == pytest.approx(w.sum(), rel=1e-6)
+    # The kernel of paper Eq. 1 with the reported centre and precision gives the weights.
+    np.testing.assert_allclose(sp.membership(planted.embeddings), w, atol=2e-3)
+    frame = sp.to_frame()
+    assert list(frame.columns) == ["index", "weight", "loss"]
+    assert len(frame) == len(sp.indices) and frame["weight"].is_monotonic_decreasing
+    hist = sp.history.to_frame()
+    assert list(hist.columns) == ["step", "stage", "objective", "mass", "lr", "width"]
+    assert len(hist) == sp.history.steps > 0
+    assert hist["width"].iloc[-1] == pytest.approx(0.05 * sp.size, rel=1e-4)
+    assert "Spotlight(rank=0, size=60" in repr(sp)
+
+
+def test_sequential_spotlights_find_both_planted_clusters(two_planted):
+    first, second = find_spotlights(two_planted.embeddings, two_planted.losses, n=2, size=0.02)
+    found = {}
+    for sp in (first, second):
+        scores = [precision(sp, rows) for rows in two_planted.planted]
+        found[sp.rank] = int(np.argmax(scores))
+        assert max(scores) >= 0.9
+    assert set(found.values()) == {0, 1}, "both spotlights landed on the same planted cluster"
+    assert jaccard(first.top_indices, second.top_indices) == 0
+
+
+def test_scale_and_offset_invariance(planted):
+    emb, losses = planted.embeddings, planted.losses
+    ref = find_spotlight(emb, losses, size=0.02).top_indices
+    for variant_emb, variant_loss in [
+        (emb * 1e-3, losses),
+        (emb * 1e3, losses),
+        (emb + 50.0, losses),
+        (emb * 1e3 - 7e4, losses),
+        (emb, losses * 1e4),
+        (emb, losses * 1e-3),
+    ]:
+        got = find_spotlight(variant_emb, variant_loss, size=0.02).top_indices
+        assert jaccard(got, ref) >= 0.95
+
+
+def test_same_seed_same_result_bit_for_bit(planted):
+    a = find_spotlight(planted.embeddings, planted.losses, size=0.02, restarts=3, seed=5)
+    b = find_spotlight(planted.embeddings, planted.losses, size=0.02, restarts=3, seed=5)
+    np.testing.assert_array_equal(a.weights, b.weights)
+    np.testing.assert_array_equal(a.center, b.center)
+    np.testing.assert_array_equal(a.history.objective, b.history.objective)
+
+
+def test_heavy_tailed_losses_and_huge_norms_never_give_empty_spotlights():
+    rng = np.random.default_rng(3)
+    data = planted_clusters(n=2000, dim=32, n_clusters=10, seed=3)
+    # A few confident mistakes with enormous cross-entropy, far away from everything.
+    losses = data.losses.copy()
+    losses[rng.choice(2000, 5, replace=False)] = 1e4
+    emb = data.embeddings * 1e4 + 1e5  # norms far above 100: k_i = 0 at the paper's start
+    for size in (5, 0.001, 0.02, 0.1):
+        sp = find_spotlight(emb, losses, size=size)
+        assert np.isfinite(sp.weights).all()
+        assert sp.mass >= sp.size
+        assert len(sp.indices) >= sp.size
+
+
+def test_paper_preset_refuses_what_it_cannot_do():
+    data = planted_clusters(n=500, dim=8, n_clusters=5, seed=0)
+    with pytest.raises(ValueError, match="every kernel weight is 0 at the paper's start"):
+        find_spotlight(data.embeddings * 1e3 + 1e3, data.losses, size=0.05, preset="paper")
+
+
+def test_counts_act_as_copies():
+    data = planted_clusters(n=1500, dim=16, n_clusters=10, seed=4)
+    counts = np.random.default_rng(4).integers(1, 4, size=1500)
+    rows = np.repeat(np.arange(1500), counts)
+    size = 0.02
+    with_counts = find_spotlight(data.embeddings, data.losses, size=size, counts=counts, dtype=torch.float64)
+    copies = find_spotlight(data.embeddings[rows], data.losses[rows], size=size, dtype=torch.float64)
+    assert with_counts.size == copies.size == round(size * counts.sum())
+    np.testing.assert_allclose(with_counts.weights[rows], copies.weights, atol=1e-4)
+    assert with_counts.mass == pytest.approx(copies.mass, rel=1e-4)
+    assert with_counts.weighted_loss == pytest.approx(copies.weighted_loss, rel=1e-4)
+    assert counts[with_counts.top_indices].sum() >= with_counts.size
+    assert "count" in with_counts.to_frame().columns
+
+
+def test_counts_change_the_answer():
+    data = planted_clusters(n=1500, dim=16, n_clusters=10, seed=4)
+    counts = np.ones(1500)
+    counts[data.planted[0]] = 0  # the failing cluster does not exist with these counts
+    sp = find_spotlight(data.embeddings, data.losses, size=0.02, counts=counts)
+    assert precision(sp, data.planted[0]) < 0.2
+
+
+def test_batched_sizes_match_single_searches(planted):
+    sizes = [0.01, 0.02, 0.05]
+    batch = find_spotlight(planted.embeddings, planted.losses, size=sizes)
+    assert [sp.size for sp in batch] == [30, 60, 150]
+    for size, sp in zip(sizes, batch):
+        alone = find_spotlight(planted.embeddings, planted.losses, size=size)
+        assert jaccard(sp.top_indices, alone.top_indices) >= 0.95
+    nested = find_spotlights(planted.embeddings, planted.losses, n=2, size=[0.01, 0.02])
+    assert [[sp.rank for sp in row] for row in nested] == [[0, 1], [0, 1]]
+
+
+def test_restarts_keep_the_best_objective(planted):
+    one = find_spotlight(planted.embeddings, planted.losses, size=0.02, restarts=1)
+    many = find_spotlight(planted.embeddings, planted.losses, size=0.02, restarts=4)
+    assert many.objective >= one.objective - 1e-6
+    assert precision(many, planted.planted[0]) >= 0.95
+
+
+def test_warm_start_from_another_size_is_shorter(planted):
+    cold = find_spotlight(planted.embeddings, planted.losses, size=0.05)
+    start = find_spotlight(planted.embeddings, planted.losses, size=0.02)
+    warm = find_spotlight(planted.embeddings, planted.losses, size=0.05, init=start)
+    assert warm.history.steps < cold.history.steps
+    assert jaccard(warm.top_indices, cold.top_indices) >= 0.9
+    with pytest.raises(ValueError, match="init has 1 spotlights for 2 sizes"):
+        find_spotlight(planted.embeddings, planted.losses, size=[0.02, 0.05], init=[start])
+
+
+def test_progress_reports_and_cancel_stops(planted):
+    seen = []
+    find_spotlight(planted.embeddings, planted.losses, size=0.02, progress=seen.append)
+    assert seen and all(p.total >= p.step > 0 for p in seen)
+    assert [p.step for p in seen] == sorted(p.step for p in seen)
+    assert all(math.isfinite(p.objective) for p in seen)
+
+    event = threading.Event()
+    calls = []
+
+    def cancel_after_two(p):
+        calls.append(p)
+        if len(calls) == 2:
+            event.set()
+
+    with pytest.raises(SearchCancelled):
+        find_spotlight(planted.embeddings, planted.losses, size=0.02, progress=cancel_after_two, cancel=event)
+    assert len(calls) == 2
+    with pytest.raises(SearchCancelled):
+        find_spotlight(planted.embeddings, planted.losses, size=0.02, cancel=lambda: True)
+
+
+def test_large_data_is_searched_on_a_sample_first():
+    data = planted_clusters(n=12_000, dim=16, n_clusters=20, seed=6)
+    cfg = get_preset("fast", coarse_rows=3000)
+    sp = find_spotlight(data.embeddings, data.losses, size=0.02, preset=cfg)
+    assert set(np.unique(sp.history.stage)) == {0, 1}
+    assert precision(sp, data.planted[0]) >= 0.95
+    assert sp.mass == pytest.approx(1.05 * sp.size, rel=1e-3)
+
+
+def test_membership_scores_held_out_data(planted):
+    sp = find_spotlight(planted.embeddings, planted.losses, size=0.02)
+    inside = planted.embeddings[sp.top_indices[:5]] + 1e-3
+    assert (sp.membership(inside) > 0).all()
+    with pytest.raises(ValueError, match="columns"):
+        sp.membership(planted.embeddings[:, :3])
+
+
+# ---------------------------------------------------------------------------------------------
+# The paper preset against a literal implementation of the paper's equations (Section 3).
+
+
+def literal_paper_spotlight(x, losses, size, steps, barrier=1.0):
+    """Eq. 1-5 written directly with autograd, torch.optim.Adam and ReduceLROnPlateau."""
+    x = torch.as_tensor(x, dtype=torch.float64)
+    losses = torch.as_tensor(losses, dtype=torch.float64)
+    n, d = x.shape
+    mu = torch.zeros(d, dtype=torch.float64, requires_grad=True)
+    log_tau = torch.tensor(math.log(1e-4), dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.Adam([mu, log_tau], lr=1e-2)
+    sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="min", factor=0.5, patience=10)
+    widths = np.geomspace(n - size, 0.05 * size, steps)
+    history = []
+    for w in widths:
+        k = torch.clamp(1 - log_tau.exp() * ((x - mu) ** 2).sum(1), min=0)
+        total = k.sum()
+        penalty = barrier * ((total - (size + w)) / w) ** 2 if total < size + w else 0.0
+        objective = (k * losses).sum() / total - penalty
+        history.append(objective.item())
+        opt.zero_grad()
+        (-objective).backward()
+        opt.step()
+        before = opt.param_groups[0]["lr"]
+        sched.step(-objective.item())
+        if opt.param_groups[0]["lr"] < before:
+            sched.best = float("inf")
+    with torch.no_grad():
+        k = torch.clamp(1 - log_tau.exp() * ((x - mu) ** 2).sum(1), min=0)
+    return k.numpy(), np.array(history)
+
+
+def test_paper_preset_matches_a_literal_implementation():
+    data = planted_clusters(n=800, dim=12, n_clusters=8, seed=7)
+    losses = np.minimum(data.losses, 3.0) / 3.0
+    steps = 1500
+    weights, history = literal_paper_spotlight(data.embeddings, losses, 16, steps)
+    sp = find_spotlight(
+        data.embeddings, losses, size=16, preset="paper", max_steps=steps, dtype=torch.float64
+    )
+    # The literal run anneals over `steps`; so does the preset when max_steps is shortened.
+    assert sp.history.steps == steps
+    # Same arithmetic: the objective agrees step by step until rounding differences flip a
+    # reduce-on-plateau decision (here after about 1,000 steps)...
+    np.testing.assert_allclose(sp.history.objective[:1000], history[:1000], rtol=1e-9, atol=1e-12)
+    # ...and after that the two runs still end in the same spotlight.
+    assert jaccard(sp.top_indices, np.argsort(-weights, kind="stable")[:16]) == 1.0
+    np.testing.assert_allclose(sp.weights, weights, atol=1e-2)
+    assert sp.mass == pytest.approx(weights.sum(), rel=1e-2)
+
+
+def test_fast_and_paper_presets_agree_on_benign_data():
+    data = planted_clusters(n=1500, dim=16, n_clusters=10, seed=8)
+    losses = np.minimum(data.losses, 3.0) / 3.0
+    paper = find_spotlight(data.embeddings, losses, size=0.02, preset="paper", max_steps=2000)
+    fast = find_spotlight(data.embeddings, losses, size=0.02)
+    assert jaccard(paper.top_indices, fast.top_indices) >= 0.9
+    assert fast.history.steps < paper.history.steps / 4
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_gpu_matches_cpu(planted):
+    cpu = find_spotlight(planted.embeddings, planted.losses, size=0.02, device="cpu", dtype=torch.float64)
+    gpu = find_spotlight(planted.embeddings, planted.losses, size=0.02, device="cuda", dtype=torch.float64)
+    assert jaccard(cpu.top_indices, gpu.top_indices) >= 0.95
+    on_device = find_spotlight(torch.from_numpy(planted.embeddings).cuda(), planted.losses, size=0.02)
+    assert precision(on_device, planted.planted[0]) >= 0.95
