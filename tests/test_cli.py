@@ -1,0 +1,82 @@
+"""The command line, run as users run it."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from spotlight_widget.cli import main
+
+from .conftest import precision
+
+
+@pytest.fixture()
+def files(tmp_path, planted):
+    emb, loss = tmp_path / "emb.npy", tmp_path / "loss.npy"
+    np.save(emb, planted.embeddings)
+    np.save(loss, planted.losses)
+    return tmp_path, emb, loss
+
+
+def test_find_writes_one_row_per_spotlight_member(files, planted, capsys):
+    tmp, emb, loss = files
+    out = tmp / "spots.csv"
+    assert main(["find", str(emb), str(loss), "--size", "0.02", "-n", "2", "-o", str(out)]) == 0
+    frame = pd.read_csv(out)
+    assert list(frame.columns) == ["size", "spotlight", "rank_in_spotlight", "index", "weight", "loss", "in_top"]
+    assert sorted(frame["spotlight"].unique()) == [0, 1]
+    first = frame[frame["spotlight"] == 0]
+    assert first["weight"].is_monotonic_decreasing and (first["weight"] > 0).all()
+    top = first.loc[first["in_top"], "index"].to_numpy()
+    assert len(top) == 60
+    assert np.isin(top, planted.planted[0]).mean() >= 0.95
+    np.testing.assert_allclose(first["loss"], planted.losses[first["index"]], rtol=1e-6)
+    err = capsys.readouterr().err
+    assert "spotlight 0" in err and "wrote" in err
+
+
+def test_find_reads_csv_and_parquet_and_several_sizes(tmp_path, planted):
+    pd.DataFrame(planted.embeddings).add_prefix("e").to_parquet(tmp_path / "emb.parquet")
+    pd.DataFrame({"id": [f"img{i}" for i in range(3000)], "loss": planted.losses}).to_csv(tmp_path / "l.csv", index=False)
+    out = tmp_path / "out.parquet"
+    code = main(
+        ["find", str(tmp_path / "emb.parquet"), str(tmp_path / "l.csv"), "--size", "30", "0.05", "-n", "1",
+         "-o", str(out), "-q"]
+    )
+    assert code == 0
+    frame = pd.read_parquet(out)
+    assert sorted(frame["size"].unique()) == [30, 150]
+    for size, group in frame.groupby("size"):
+        assert group["in_top"].sum() == size
+
+
+def test_errors_are_one_line_messages(files, capsys):
+    tmp, emb, loss = files
+    np.save(tmp / "short.npy", np.zeros(10))
+    cases = [
+        (["find", str(emb), str(tmp / "short.npy"), "-o", str(tmp / "o.csv")], "10 entries but the embeddings have 3000"),
+        (["find", str(tmp / "missing.npy"), str(loss), "-o", str(tmp / "o.csv")], "no such file"),
+        (["find", str(emb), str(loss), "-o", str(tmp / "o.json")], "must end in .csv or .parquet"),
+        (["find", str(emb), str(loss), "--size", "3000", "-o", str(tmp / "o.csv")], "smaller than the data"),
+    ]
+    for argv, message in cases:
+        assert main(argv + ["-q"]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err
+    pd.DataFrame({"a": [1.0] * 3000, "b": [2.0] * 3000}).to_csv(tmp / "two.csv", index=False)
+    assert main(["find", str(emb), str(tmp / "two.csv"), "-o", str(tmp / "o.csv"), "-q"]) == 2
+    assert "pick one with the matching --*-column option" in capsys.readouterr().err
+
+
+def test_console_script_runs_with_a_progress_bar(files):
+    tmp, emb, loss = files
+    out = tmp / "spots.csv"
+    proc = subprocess.run(
+        [sys.executable, "-m", "spotlight_widget.cli", "find", str(emb), str(loss), "-n", "1", "-o", str(out)],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "step" in proc.stderr and "objective" in proc.stderr
+    assert out.exists()
