@@ -64,7 +64,7 @@ def planted_clusters(
         Seed of the random generator.
     """
     rng = np.random.default_rng(seed)
-    n_planted = [max(1, int(round(f * n))) for f in fractions]
+    n_planted = [max(1, round(f * n)) for f in fractions]
     n_rest = n - sum(n_planted)
     if n_rest < n_clusters:
         raise ValueError("n is too small for the requested clusters")

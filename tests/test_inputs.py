@@ -128,3 +128,11 @@ def test_read_only_memory_map(tmp_path):
     mm = np.load(path, mmap_mode="r")
     sp = run(mm, LOSS)
     assert sp.weights.shape == (200,)
+
+
+def test_warm_start_needs_the_fast_preset():
+    start = run()
+    with pytest.raises(ValueError, match="init .* needs preset='fast'"):
+        run(preset="paper", init=start)
+    with pytest.raises(TypeError, match="Spotlight"):
+        run(init=["not a spotlight"])

@@ -25,7 +25,7 @@ class AdamState:
     v_log_tau: torch.Tensor
 
     @classmethod
-    def zeros(cls, center: torch.Tensor, log_tau: torch.Tensor) -> "AdamState":
+    def zeros(cls, center: torch.Tensor, log_tau: torch.Tensor) -> AdamState:
         return cls(
             torch.zeros_like(center), torch.zeros_like(center), torch.zeros_like(log_tau), torch.zeros_like(log_tau)
         )
@@ -87,7 +87,7 @@ class Plateau:
     @classmethod
     def start(
         cls, lr: torch.Tensor, *, patience: int, factor: float, threshold: float, torch_threshold: bool = True
-    ) -> "Plateau":
+    ) -> Plateau:
         return cls(
             lr=lr.clone(),
             best=torch.full_like(lr, float("inf")),

@@ -9,8 +9,8 @@ never made to wait on Python.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -33,7 +33,8 @@ class SearchProgress:
     step : int
         Steps done so far (over all stages of this search).
     total : int
-        Most steps the search can take; it usually stops earlier once converged.
+        Steps the search is expected to take; a search that needs longer to converge
+        raises it as it goes (never beyond the preset's cap).
     objective : float
         Best objective in the batch at this step.
     stage : str
@@ -146,7 +147,10 @@ def optimize(
             if cancel is not None and cancel():
                 raise SearchCancelled("search cancelled")
             if progress is not None:
-                progress(SearchProgress(step_offset + steps_done, total, float(ev.objective.max()), stage))
+                done = step_offset + steps_done
+                if done >= total:
+                    total = min(done + preset.check_every, step_offset + max_steps)
+                progress(SearchProgress(done, total, float(ev.objective.max()), stage))
             if preset.min_lr_ratio is not None and steps_done >= anneal_steps:
                 converged = plateau.lr <= lr0 * preset.min_lr_ratio
                 if bool(converged.all()):
@@ -165,5 +169,3 @@ def _evaluate(space, losses, size, barrier, center, log_tau, width, preset, redu
         return evaluate_at_mass(reducer(space.local_sums(dist, log_tau, losses)), center, log_tau), log_tau
     sums = reducer(space.local_sums(dist, log_tau, losses))
     return evaluate(sums, center, log_tau, size, width, barrier), log_tau
-
-

@@ -165,4 +165,3 @@ class Spotlight:
             f"mass={self.mass:.1f}, weighted_loss={self.weighted_loss:.4g}, top_loss={self.top_loss:.4g}, "
             f"members={self.indices.shape[0]}, preset={self.preset!r}, steps={self.history.steps})"
         )
-

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -27,7 +28,7 @@ _RESTART_MASS = 2.0
 def find_spotlight(
     embeddings: Any,
     losses: Any,
-    size: float | int | Sequence[float | int] = 0.02,
+    size: float | Sequence[float | int] = 0.02,
     **options: Any,
 ) -> Spotlight | list[Spotlight]:
     """Find the spotlight: the contiguous region of embedding space with the highest loss.
@@ -66,7 +67,7 @@ def find_spotlights(
     embeddings: Any,
     losses: Any,
     n: int = 3,
-    size: float | int | Sequence[float | int] = 0.02,
+    size: float | Sequence[float | int] = 0.02,
     *,
     counts: Any = None,
     preset: str | Preset = "fast",
@@ -138,6 +139,8 @@ def find_spotlights(
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64; got {dtype}")
     cfg = get_preset(preset, max_steps=max_steps)
+    if init is not None and not cfg.hold_mass:
+        raise ValueError("init (a warm start) needs preset='fast'; the paper preset always starts from mu = 0")
     dev = resolve_device(device, embeddings, losses)
     x, owned = as_matrix(embeddings, "embeddings", dtype=dtype, device=dev, return_owned=True)
     n_rows = x.shape[0]
@@ -185,7 +188,7 @@ def find_spotlights(
                     kernel[:, j],
                     original,
                     count_np,
-                    int(round(s)),
+                    round(s),
                     centers[j],
                     precisions[j],
                     trajs,
@@ -210,7 +213,7 @@ def run_batch(
     reducer: Reducer = identity_reducer,
     progress: ProgressFn | None = None,
     cancel: CancelFn | None = None,
-) -> "BatchResult":
+) -> BatchResult:
     """Search every size (times ``restarts``) together and keep each size's best restart.
 
     ``losses`` holds one column per size. Large data is first searched on a random
@@ -231,28 +234,63 @@ def run_batch(
                 "every kernel weight is 0 at the paper's start (mu = 0, tau = 1e-4): the embeddings "
                 "are too far from the origin for the paper preset; use preset='fast'"
             )
-        total = cfg.max_steps
+        anneal = cfg.refine_steps if warm else cfg.anneal_steps
         traj = optimize(
-            space, col_losses, size, c, center, log_tau, width, cfg,
-            anneal_steps=cfg.refine_steps if warm else cfg.anneal_steps,
-            max_steps=cfg.max_steps, reducer=reducer, progress=progress, cancel=cancel, total_steps=total,
+            space,
+            col_losses,
+            size,
+            c,
+            center,
+            log_tau,
+            width,
+            cfg,
+            anneal_steps=anneal,
+            max_steps=cfg.max_steps,
+            reducer=reducer,
+            progress=progress,
+            cancel=cancel,
+            total_steps=_expected_steps(cfg, anneal),
         )
         stages = [(traj, 1)]
     else:
         sub = space.subset(sample)
-        fraction = sub.total_count() / space.total_count()
-        sub_size = size * fraction
+        sub_size = size * (sub.total_count() / space.total_count())
         center, log_tau, width = _starts(sub, col_losses[sample], sub_size, restarts, inits, cfg, generator)
-        total = 2 * cfg.max_steps
+        expected = _expected_steps(cfg, cfg.anneal_steps) + _expected_steps(cfg, cfg.refine_steps)
         first = optimize(
-            sub, col_losses[sample], sub_size, c, center, log_tau, width, cfg,
-            anneal_steps=cfg.anneal_steps, max_steps=cfg.max_steps, reducer=reducer,
-            progress=progress, cancel=cancel, total_steps=total, stage="sample",
+            sub,
+            col_losses[sample],
+            sub_size,
+            c,
+            center,
+            log_tau,
+            width,
+            cfg,
+            anneal_steps=cfg.anneal_steps,
+            max_steps=cfg.max_steps,
+            reducer=reducer,
+            progress=progress,
+            cancel=cancel,
+            total_steps=expected,
+            stage="sample",
         )
+        done = first.history.shape[0]
         traj = optimize(
-            space, col_losses, size, c, first.center, first.log_tau, _WARM_START_WIDTH * size, cfg,
-            anneal_steps=cfg.refine_steps, max_steps=cfg.max_steps, reducer=reducer, progress=progress,
-            cancel=cancel, step_offset=first.history.shape[0], total_steps=total,
+            space,
+            col_losses,
+            size,
+            c,
+            first.center,
+            first.log_tau,
+            _WARM_START_WIDTH * size,
+            cfg,
+            anneal_steps=cfg.refine_steps,
+            max_steps=cfg.max_steps,
+            reducer=reducer,
+            progress=progress,
+            cancel=cancel,
+            step_offset=done,
+            total_steps=done + _expected_steps(cfg, cfg.refine_steps),
         )
         stages = [(first, 0), (traj, 1)]
 
@@ -280,6 +318,14 @@ class BatchResult:
     converged: torch.Tensor  # (n_sizes,) bool
     history: np.ndarray  # (steps, n_sizes, 4): objective, mass, lr, width
     stage: np.ndarray  # (steps,) 0 on the sample, 1 on all rows
+
+
+def _expected_steps(cfg: Preset, anneal: int) -> int:
+    """Steps a stage usually takes: the schedule, then the learning-rate cuts to converge."""
+    if cfg.min_lr_ratio is None:
+        return cfg.max_steps
+    cuts = math.ceil(math.log(1 / cfg.min_lr_ratio) / math.log(1 / cfg.factor))
+    return min(cfg.max_steps, anneal + (cfg.patience + 1) * cuts + cfg.check_every)
 
 
 def _sample_rows(space: EmbeddingSpace, smallest: float, cfg: Preset, generator: torch.Generator):

@@ -14,8 +14,8 @@ embeddings. The paper preset uses ``shift = 0, scale = 1`` to reproduce the auth
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 
@@ -83,7 +83,7 @@ class EmbeddingSpace:
         normalize: bool,
         owned: bool,
         reducer: Reducer = identity_reducer,
-    ) -> "EmbeddingSpace":
+    ) -> EmbeddingSpace:
         """Prepare ``x`` for the search.
 
         Parameters
@@ -144,7 +144,7 @@ class EmbeddingSpace:
             out[a:b] = ((self.x[a:b] - self.shift) ** 2).sum(1)
         return out / (self.scale**2)
 
-    def subset(self, rows: torch.Tensor) -> "EmbeddingSpace":
+    def subset(self, rows: torch.Tensor) -> EmbeddingSpace:
         """The same space restricted to ``rows`` (same shift and scale)."""
         counts = None if self.counts is None else self.counts[rows]
         return EmbeddingSpace(self.x[rows], self.shift, self.scale, self.sqnorms[rows], counts)
