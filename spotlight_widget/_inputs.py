@@ -83,22 +83,30 @@ def _to_tensor(arr: np.ndarray | torch.Tensor, dtype: torch.dtype, device: torch
 
 
 def _nonfinite_message(name: str, t: torch.Tensor) -> str | None:
-    bad = ~torch.isfinite(t)
-    if t.ndim == 2:
-        bad = bad.any(dim=1)
+    # Row blocks keep the boolean masks small: a whole (N, d) mask would be a quarter of
+    # the embeddings' size at float32, twice over.
+    rows = t.shape[0]
+    step = max(1, (1 << 24) // max(1, t[0].numel()))
+    bad = torch.cat(
+        [
+            ~torch.isfinite(t[a : a + step]).reshape(min(step, rows - a), -1).all(1)
+            for a in range(0, rows, step)
+        ]
+    )
     n_bad = int(bad.sum())
     if n_bad == 0:
         return None
-    rows = torch.nonzero(bad).flatten()[:_MAX_ROWS_SHOWN].tolist()
-    more = ", ..." if n_bad > len(rows) else ""
+    first = torch.nonzero(bad).flatten()[:_MAX_ROWS_SHOWN].tolist()
+    more = ", ..." if n_bad > len(first) else ""
     what = "rows" if t.ndim == 2 else "entries"
-    return f"{name} has {n_bad} {what} with NaN or infinite values (first at {rows}{more})"
+    return f"{name} has {n_bad} {what} with NaN or infinite values (first at {first}{more})"
 
 
 def _same_memory(arr: np.ndarray | torch.Tensor, t: torch.Tensor) -> bool:
     if isinstance(arr, torch.Tensor):
         return arr.untyped_storage().data_ptr() == t.untyped_storage().data_ptr()
-    return t.device.type == "cpu" and np.shares_memory(arr, t.numpy())
+    # A bounds check: an overlap it cannot rule out counts as shared (never written to).
+    return t.device.type == "cpu" and np.may_share_memory(arr, t.numpy())
 
 
 def as_matrix(
