@@ -102,6 +102,57 @@ def maxrss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kB on Linux
 
 
+class CpuWatch:
+    """CPU time used by *other* processes while a measurement runs.
+
+    Timings on a small machine are only meaningful when nothing else runs: on 2 cores
+    one concurrent test suite slowed the engine 6x and the baseline's small matrix
+    products 50x (torch's threads then wait on each other). This reads the whole
+    machine's busy time from /proc/stat and subtracts this process's (and its finished
+    children's) CPU time; the rest, per second of wall time, is the foreign load in cores.
+    """
+
+    def __init__(self):
+        self.hz = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+    def _busy(self) -> float:
+        try:
+            with open("/proc/stat") as fh:
+                vals = [int(v) for v in fh.readline().split()[1:]]
+        except OSError:
+            return float("nan")
+        user, nice, system, idle, iowait, irq, softirq, steal = (vals + [0] * 8)[:8]
+        return (user + nice + system + irq + softirq + steal) / self.hz
+
+    @staticmethod
+    def _own() -> float:
+        t = os.times()
+        return t.user + t.system + t.children_user + t.children_system
+
+    def __enter__(self) -> "CpuWatch":
+        self.t0, self.busy0, self.own0 = time.perf_counter(), self._busy(), self._own()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.wall = time.perf_counter() - self.t0
+        foreign = (self._busy() - self.busy0) - (self._own() - self.own0)
+        self.foreign_cores = max(foreign, 0.0) / max(self.wall, 1e-9)
+
+
+FOREIGN_LIMIT = 0.25  # cores of other processes' CPU above which timings are flagged
+
+
+def wait_idle(limit_s: float) -> float:
+    """Wait (up to ``limit_s``) until other processes use < FOREIGN_LIMIT cores over 5 s."""
+    deadline = time.perf_counter() + limit_s
+    while True:
+        with CpuWatch() as w:
+            time.sleep(5)
+        if w.foreign_cores < FOREIGN_LIMIT or time.perf_counter() >= deadline:
+            return w.foreign_cores
+        log(f"   waiting for the machine to be idle: other processes use {w.foreign_cores:.2f} cores")
+
+
 # ---------------------------------------------------------------------------------------------
 # The straightforward baseline: the paper's optimisation written the way the authors did it
 # (dense d x d precision matrix multiplied every step, autograd, torch.optim.Adam,
@@ -526,6 +577,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=None, help="fast-preset runs in target 1 (median; default 3)")
     ap.add_argument("--tmpdir", default=None, help="where target 2 writes its .npy files (default: system temp)")
     ap.add_argument("--json", default=None, help="also write all measurements to this JSON file")
+    ap.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS",
+                    help="first wait up to this long for other processes to go quiet (default: don't wait)")
     # Internal: subprocess workers of target 2.
     ap.add_argument("--worker", choices=["generate", "search"], help=argparse.SUPPRESS)
     ap.add_argument("--dir", help=argparse.SUPPRESS)
@@ -557,18 +610,27 @@ def main(argv=None) -> int:
 
     results: dict = {"quick": cfg.quick, "settings": vars(cfg), "commit": commit}
     # Target 2 first: its subprocesses inherit this process's peak RSS (see top of file).
-    if 2 in only:
-        target_large(cfg, results)
+    if args.wait_idle > 0:
+        log(f"foreign load before starting: {wait_idle(args.wait_idle):.2f} cores")
+    results["foreign_cores"] = {}
+
+    def measured(number, fn, key):
+        with CpuWatch() as w:
+            fn(cfg, results)
+        results["foreign_cores"][key] = w.foreign_cores
+        flag = "  <-- OTHER PROCESSES WERE BUSY: timings are inflated" if w.foreign_cores > FOREIGN_LIMIT else ""
+        log(f"   target {number} took {w.wall:.0f} s; other processes used {w.foreign_cores:.2f} cores on average{flag}")
         log()
+
+    if 2 in only:
+        measured(2, target_large, "large")
     torch = _torch()
     log(f"torch {torch.__version__}, torch threads {torch.get_num_threads()} (default, not changed)")
     log()
     if 1 in only:
-        target_speed(cfg, results)
-        log()
+        measured(1, target_speed, "speed")
     if 3 in only:
-        target_agreement(cfg, results)
-        log()
+        measured(3, target_agreement, "agreement")
 
     elapsed = time.perf_counter() - started
     results["elapsed_s"] = elapsed
@@ -580,6 +642,13 @@ def main(argv=None) -> int:
             f"the fast preset is timed end to end (median of {len(r['fast_times_s'])}).")
     rows = table(cfg, results)
     print_table(rows)
+    busy = {k: v for k, v in results["foreign_cores"].items() if v > FOREIGN_LIMIT}
+    if busy:
+        log("WARNING: other processes used CPU during " + ", ".join(f"{k} ({v:.2f} cores)" for k, v in busy.items())
+            + ": those timings are inflated; rerun on an idle machine.")
+    else:
+        log("Other processes stayed below " + f"{FOREIGN_LIMIT} cores during every measurement ("
+            + ", ".join(f"{k} {v:.2f}" for k, v in results["foreign_cores"].items()) + ").")
     log(f"total wall time {elapsed / 60:.1f} min")
     if args.json:
         with open(args.json, "w") as fh:

@@ -260,3 +260,14 @@ def test_gpu_matches_cpu(planted):
     assert jaccard(cpu.top_indices, gpu.top_indices) >= 0.95
     on_device = find_spotlight(torch.from_numpy(planted.embeddings).cuda(), planted.losses, size=0.02)
     assert precision(on_device, planted.planted[0]) >= 0.95
+
+
+def test_a_sequence_can_be_continued(two_planted):
+    first, second = find_spotlights(two_planted.embeddings, two_planted.losses, n=2, size=0.02)
+    (cont,) = find_spotlights(two_planted.embeddings, two_planted.losses, n=1, size=0.02, after=[first])
+    assert cont.rank == 1
+    np.testing.assert_array_equal(cont.weights, second.weights)
+    with pytest.raises(ValueError, match="single size"):
+        find_spotlights(two_planted.embeddings, two_planted.losses, n=1, size=[0.01, 0.02], after=[first])
+    with pytest.raises(ValueError, match="spotlights of these 100 examples"):
+        find_spotlights(two_planted.embeddings[:100], two_planted.losses[:100], n=1, size=5, after=[first])

@@ -74,6 +74,7 @@ def find_spotlights(
     restarts: int = 1,
     barrier: float = 1.0,
     init: Spotlight | Sequence[Spotlight] | None = None,
+    after: Sequence[Spotlight] = (),
     device: str | torch.device | None = None,
     dtype: torch.dtype = torch.float32,
     seed: int = 0,
@@ -110,6 +111,10 @@ def find_spotlights(
         value minus their mean, so C is in those units.
     init : Spotlight or a sequence of them (one per size), optional
         Warm start from an earlier spotlight (e.g. of another size): fewer steps.
+    after : sequence of Spotlight
+        Continue a sequence: the spotlights already found on these data (ranks 0, 1, ...),
+        whose weights discount the losses (Eq. 6) before this search. The new spotlights
+        get the following ranks. Needs a single size.
     device : str or torch.device, optional
         Where to compute. Default: the device of CUDA inputs, else CUDA when available,
         else the CPU.
@@ -150,6 +155,12 @@ def find_spotlights(
     size_list, single = as_sizes(size)
     sizes = [resolve_size(s, total, n_rows) for s in size_list]
     inits = _as_inits(init, len(sizes))
+    after = list(after)
+    if after and len(sizes) > 1:
+        raise ValueError("after continues one sequence: pass a single size")
+    for sp in after:
+        if not isinstance(sp, Spotlight) or sp.weights.shape != (n_rows,):
+            raise ValueError(f"after must hold spotlights of these {n_rows} examples")
     cancel_fn = _as_cancel(cancel)
 
     space = EmbeddingSpace.build(x, weights, normalize=cfg.normalize, owned=owned)
@@ -159,8 +170,11 @@ def find_spotlights(
     original = loss.double().cpu().numpy()
     count_np = None if weights is None else weights.double().cpu().numpy()
 
+    for sp in after:
+        prior = torch.as_tensor(sp.weights, dtype=dtype, device=dev)
+        search_losses = search_losses * (1 - prior / prior.max())[:, None]
     found: list[list[Spotlight]] = [[] for _ in sizes]
-    for rank in range(n):
+    for rank in range(len(after), len(after) + n):
         trajs = run_batch(
             space,
             search_losses,
@@ -168,7 +182,7 @@ def find_spotlights(
             cfg,
             barrier=barrier,
             restarts=restarts,
-            inits=inits if rank == 0 else [None] * len(sizes),
+            inits=inits if rank == len(after) else [None] * len(sizes),
             generator=generator,
             progress=progress,
             cancel=cancel_fn,
