@@ -11,8 +11,19 @@ from .engine import (
 
 __version__ = "0.1.0"
 
+
+def __getattr__(name: str):
+    # The explorer pulls in anywidget and the front-end bundle; the engine needs neither.
+    if name == "SpotlightExplorer":
+        from .explorer import SpotlightExplorer
+
+        return SpotlightExplorer
+    raise AttributeError(f"module 'spotlight_widget' has no attribute {name!r}")
+
+
 __all__ = [
     "SearchCancelled",
+    "SpotlightExplorer",
     "SearchHistory",
     "SearchProgress",
     "Spotlight",

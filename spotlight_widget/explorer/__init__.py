@@ -1,0 +1,5 @@
+"""The notebook explorer (needs anywidget and the built front end)."""
+
+from .widget import SpotlightExplorer
+
+__all__ = ["SpotlightExplorer"]

@@ -1,0 +1,92 @@
+"""Requests from the front end: checked before anything acts on them.
+
+Every request is a dict ``{"type": ..., "id": ..., ...}``. A malformed one raises
+``RequestError`` with a message for the user; the widget replies ``{"id", "error"}``
+instead of letting an exception escape into the kernel's message loop.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+MAX_THUMBNAILS_PER_REQUEST = 200
+
+
+class RequestError(ValueError):
+    """A front-end request that cannot be served."""
+
+
+@dataclass(frozen=True)
+class Thumbnails:
+    id: str
+    indices: list[int]
+
+
+@dataclass(frozen=True)
+class Detail:
+    id: str
+    index: int
+
+
+@dataclass(frozen=True)
+class Next:
+    id: str
+
+
+@dataclass(frozen=True)
+class Select:
+    id: str
+    mode: str
+    threshold: float | None
+
+
+Request = Thumbnails | Detail | Next | Select
+
+
+def _index(value: Any, n: int, what: str = "index") -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RequestError(f"{what} must be an integer; got {value!r}")
+    if not 0 <= value < n:
+        raise RequestError(f"{what} {value} is out of range (0 to {n - 1})")
+    return value
+
+
+def parse(message: Any, n: int) -> Request:
+    """Check a request against the data's size ``n`` and return it typed."""
+    if not isinstance(message, dict):
+        raise RequestError(f"a request must be an object; got {type(message).__name__}")
+    kind = message.get("type")
+    rid = message.get("id")
+    if not isinstance(rid, str) or not rid:
+        raise RequestError("a request needs a string id")
+    if kind == "thumbnails":
+        indices = message.get("indices")
+        if not isinstance(indices, list):
+            raise RequestError("thumbnails: indices must be a list")
+        if len(indices) > MAX_THUMBNAILS_PER_REQUEST:
+            raise RequestError(f"thumbnails: at most {MAX_THUMBNAILS_PER_REQUEST} per request; got {len(indices)}")
+        return Thumbnails(rid, [_index(i, n) for i in indices])
+    if kind == "detail":
+        return Detail(rid, _index(message.get("index"), n))
+    if kind == "next":
+        return Next(rid)
+    if kind == "select":
+        mode = message.get("mode")
+        if mode not in ("top", "above", "none"):
+            raise RequestError(f"select: mode must be top, above or none; got {mode!r}")
+        threshold = message.get("threshold")
+        if mode == "above":
+            if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not math.isfinite(threshold):
+                raise RequestError(f"select: threshold must be a number; got {threshold!r}")
+            threshold = float(threshold)
+        return Select(rid, mode, threshold)
+    raise RequestError(f"unknown request type {kind!r}")
+
+
+def request_id(message: Any) -> str | None:
+    """The id to answer, even for a malformed request (None when there is none)."""
+    if isinstance(message, dict) and isinstance(message.get("id"), str):
+        return message["id"]
+    return None

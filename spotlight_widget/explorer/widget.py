@@ -1,0 +1,352 @@
+"""``SpotlightExplorer``: the notebook widget (a thin anywidget over ``ExplorerSession``)."""
+
+from __future__ import annotations
+
+import logging
+import pathlib
+import threading
+from typing import Any, Sequence
+
+import anywidget
+import pandas as pd
+import traitlets as t
+
+from ..engine import SearchProgress, Spotlight
+from . import messages
+from .jobs import Jobs
+from .session import TABS, ExplorerSession
+
+STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
+_TEXT_PREVIEW = 400
+
+log = logging.getLogger(__name__)
+
+
+class SpotlightExplorer(anywidget.AnyWidget):
+    """Browse a model's spotlights in a notebook: gallery, size control, history, breakdowns.
+
+    Parameters
+    ----------
+    embeddings : array-like, (N, d)
+        Final-layer embeddings (numpy, torch, pandas or lists).
+    losses : array-like, (N,)
+        Per-example losses.
+    items : optional
+        What a person looks at: images as an (N, H, W[, C]) array of any numeric dtype,
+        or a list of PIL images or image file paths; or texts as a list of str; or None
+        (then metadata rows are shown).
+    metadata : pandas.DataFrame, optional
+        (N rows) anything known about the examples, e.g. age or race, that the model
+        never saw: shown in the detail view and broken down per spotlight.
+    labels, predictions : array-like, optional
+        (N,) true and predicted classes, shown on each example and usable in breakdowns.
+    class_names : sequence or dict, optional
+        Names for integer labels and predictions.
+    size : float or int
+        Starting spotlight size: a fraction of the data (0.001 to 0.1) or a number of examples.
+    counts : array-like, optional
+        (N,) multiplicities, as in ``find_spotlight``.
+    preset, device, seed
+        Passed to the search (see ``find_spotlights``).
+    page_size : int
+        Examples per gallery page.
+    thumbnail_size : int
+        Thumbnail size in pixels.
+
+    Examples
+    --------
+    >>> ex = SpotlightExplorer(emb, losses, images, metadata=df, labels=y)   # doctest: +SKIP
+    >>> ex                      # renders inline                          # doctest: +SKIP
+    >>> ex.next(); ex.size = 0.05; ex.show(0)                             # doctest: +SKIP
+    >>> ex.to_dataframe()       # the selection, with metadata            # doctest: +SKIP
+    """
+
+    _esm = STATIC / "widget.js"
+    _css = STATIC / "widget.css"
+
+    n = t.Int(0).tag(sync=True)
+    mean_loss = t.Float(0.0).tag(sync=True)
+    kind = t.Unicode("table").tag(sync=True)
+    history = t.List().tag(sync=True)
+    current = t.Int(-1).tag(sync=True)
+    size = t.Float(0.02).tag(sync=True)
+    status = t.Dict().tag(sync=True)
+    tab = t.Unicode("spotlight").tag(sync=True)
+    page = t.Int(0).tag(sync=True)
+    page_size = t.Int(48).tag(sync=True)
+    total_items = t.Int(0).tag(sync=True)
+    page_items = t.List().tag(sync=True)
+    selected = t.List().tag(sync=True)
+    columns = t.List().tag(sync=True)
+    breakdown_column = t.Unicode("").tag(sync=True)
+    breakdown = t.List().tag(sync=True)
+    error = t.Unicode("").tag(sync=True)
+
+    def __init__(
+        self,
+        embeddings: Any,
+        losses: Any,
+        items: Any = None,
+        *,
+        metadata: pd.DataFrame | None = None,
+        labels: Any = None,
+        predictions: Any = None,
+        class_names: Sequence[str] | dict | None = None,
+        size: float | int = 0.02,
+        counts: Any = None,
+        preset: str = "fast",
+        device: Any = None,
+        seed: int = 0,
+        page_size: int = 48,
+        thumbnail_size: int = 96,
+    ):
+        self._session = ExplorerSession(
+            embeddings,
+            losses,
+            items,
+            metadata=metadata,
+            labels=labels,
+            predictions=predictions,
+            class_names=class_names,
+            counts=counts,
+            preset=preset,
+            device=device,
+            seed=seed,
+            thumbnail_size=thumbnail_size,
+        )
+        start = self._session.size_count(size)
+        self._jobs = Jobs()
+        self._quiet = False
+        s = self._session
+        columns = s.columns()
+        super().__init__(
+            n=s.n,
+            mean_loss=float(s.losses.mean()),
+            kind=s.items.kind,
+            page_size=page_size,
+            columns=columns,
+            breakdown_column=columns[0] if columns else "",
+            size=start / s.n,
+            status={"state": "idle", "progress": 0.0, "message": ""},
+        )
+        self.on_msg(self._on_message)
+        self._publish_page()
+        self._search(start)
+
+    # -- Python API -----------------------------------------------------------------------
+
+    @property
+    def spotlights(self) -> list[Spotlight]:
+        """Every spotlight found so far, in the order of the history strip."""
+        with self._session.lock:
+            return [self._session.spotlight(i) for i in range(len(self._session.history))]
+
+    @property
+    def spotlight(self) -> Spotlight:
+        """The spotlight being shown."""
+        return self._session.spotlight()
+
+    def next(self, *, wait: bool = True) -> Spotlight | None:
+        """Find the next spotlight at the current size (paper Eq. 6), like the button."""
+        self._wait_first()
+        self._search(self._session.spotlight().size, next_rank=True)
+        return self._finish(wait)
+
+    def show(self, k: int) -> Spotlight:
+        """Show the k-th spotlight of the history strip."""
+        self._wait_first()
+        spot = self._session.spotlight(k)
+        self.current = k % len(self._session.history)
+        return spot
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the running search (if any) has finished; True when idle."""
+        return self._jobs.wait(timeout)
+
+    def to_dataframe(self, spotlight: int | Spotlight | None = None) -> pd.DataFrame:
+        """The selection (default) or a spotlight's members, with every metadata column.
+
+        Parameters
+        ----------
+        spotlight : int or Spotlight, optional
+            A history position or a Spotlight: export its members (highest weight first)
+            with its weights. Default: the selected examples, with the current weights.
+        """
+        s = self._session
+        with s.lock:
+            if spotlight is None:
+                return s.to_dataframe(indices=list(self.selected))
+            chosen = s.spotlight(spotlight) if isinstance(spotlight, int) else spotlight
+            return s.to_dataframe(spotlight=chosen)
+
+    # -- searches -------------------------------------------------------------------------
+
+    def _wait_first(self) -> None:
+        if not self._session.history:
+            self.wait()
+        if not self._session.history:
+            raise RuntimeError(self.error or "no spotlight could be found")
+
+    def _finish(self, wait: bool) -> Spotlight | None:
+        if not wait:
+            return None
+        self.wait()
+        if self.status.get("state") == "error":
+            raise RuntimeError(self.status.get("message", "the search failed"))
+        return self._session.spotlight()
+
+    def _search(self, size: int, *, next_rank: bool = False) -> None:
+        self.status = {"state": "running", "progress": 0.0, "message": f"searching S = {size}"}
+
+        def progress(p: SearchProgress) -> None:
+            self.status = {
+                "state": "running",
+                "progress": min(1.0, p.step / max(p.total, 1)),
+                "message": f"searching S = {size}: step {p.step}",
+            }
+
+        def work(cancel: threading.Event):
+            return self._session.search(size, next_rank=next_rank, progress=progress, cancel=cancel)
+
+        def done(_entry) -> None:
+            self._publish_spotlight()
+            self.status = {"state": "idle", "progress": 1.0, "message": ""}
+
+        def failed(exc: BaseException) -> None:
+            log.exception("spotlight search failed", exc_info=exc)
+            self.status = {"state": "error", "progress": 0.0, "message": str(exc)}
+            self.error = f"search failed: {exc}"
+
+        self._jobs.run(work, done, failed)
+
+    # -- publishing state -----------------------------------------------------------------
+
+    def _publish_spotlight(self) -> None:
+        s = self._session
+        with s.lock, self.hold_sync():
+            self.history = s.history_rows()
+            self._quiet = True
+            try:
+                self.current = s.current
+                self.size = s.spotlight().size / s.n
+            finally:
+                self._quiet = False
+            if self.tab == "spotlight":
+                self.page = 0
+            self._publish_page()
+            self._publish_breakdown()
+
+    def _publish_page(self) -> None:
+        s = self._session
+        with s.lock:
+            items, total = s.page(self.tab, self.page, self.page_size)
+        for item in items:
+            if item["text"] is not None and len(item["text"]) > _TEXT_PREVIEW:
+                item["text"] = item["text"][:_TEXT_PREVIEW] + "…"
+        self.page_items = items
+        self.total_items = total
+
+    def _publish_breakdown(self) -> None:
+        try:
+            with self._session.lock:
+                self.breakdown = self._session.breakdown_rows(self.breakdown_column)
+        except ValueError as exc:
+            self.breakdown = []
+            self.error = str(exc)
+
+    # -- front-end changes ----------------------------------------------------------------
+
+    @t.observe("size")
+    def _on_size(self, change) -> None:
+        if self._quiet:
+            return
+        try:
+            self._search(self._session.size_count(change["new"]))
+        except ValueError as exc:
+            self.error = str(exc)
+
+    @t.observe("current")
+    def _on_current(self, change) -> None:
+        if self._quiet:
+            return
+        s = self._session
+        with s.lock:
+            if not s.history:
+                return
+            if not 0 <= change["new"] < len(s.history):
+                self.error = f"no spotlight #{change['new']}: {len(s.history)} found so far"
+                self._quiet = True
+                self.current = s.current
+                self._quiet = False
+                return
+            s.current = change["new"]
+        self._publish_spotlight()
+
+    @t.observe("tab", "page", "page_size")
+    def _on_page(self, change) -> None:
+        if change["name"] == "tab" and change["new"] not in TABS:
+            self.error = f"unknown tab {change['new']!r}"
+            self.tab = change["old"]
+            return
+        if change["name"] == "page_size" and not 1 <= change["new"] <= 500:
+            self.error = "page_size must be between 1 and 500"
+            self.page_size = change["old"]
+            return
+        if change["name"] == "tab":
+            self.page = 0
+        self._publish_page()
+
+    @t.observe("breakdown_column")
+    def _on_breakdown_column(self, change) -> None:
+        self._publish_breakdown()
+
+    @t.observe("selected")
+    def _on_selected(self, change) -> None:
+        values = change["new"]
+        clean, bad = [], 0
+        for v in values:
+            try:
+                clean.append(self._session.check_index(v))
+            except ValueError:
+                bad += 1
+        if bad:
+            self.error = f"ignored {bad} invalid selected indices"
+        unique = sorted(set(clean))
+        if unique != values:
+            self.selected = unique
+
+    # -- custom messages ------------------------------------------------------------------
+
+    def _on_message(self, _widget, content: Any, _buffers) -> None:
+        rid = messages.request_id(content)
+        try:
+            request = messages.parse(content, self._session.n)
+            reply, buffers = self._serve(request)
+        except Exception as exc:  # answered to the front end, never raised in the comm
+            if not isinstance(exc, (messages.RequestError, ValueError, LookupError)):
+                log.exception("request failed")
+            self.send({"id": rid, "error": str(exc)})
+            return
+        self.send(reply, buffers)
+
+    def _serve(self, request: messages.Request) -> tuple[dict, list[bytes]]:
+        s = self._session
+        if isinstance(request, messages.Thumbnails):
+            if s.items.kind != "images":
+                raise messages.RequestError("these examples have no images")
+            pngs = [s.items.png(i) for i in request.indices]
+            return {"type": "thumbnails", "id": request.id, "indices": request.indices, "mime": "image/png"}, pngs
+        if isinstance(request, messages.Detail):
+            with s.lock:
+                return {"id": request.id, **s.detail(request.index)}, []
+        if isinstance(request, messages.Next):
+            if not s.history:
+                raise messages.RequestError("wait for the first spotlight")
+            self._search(s.spotlight().size, next_rank=True)
+            return {"id": request.id, "ok": True}, []
+        if isinstance(request, messages.Select):
+            with s.lock:
+                chosen = s.select(request.mode, request.threshold) if (s.history or request.mode == "none") else []
+            self.selected = chosen
+            return {"id": request.id, "ok": True, "count": len(chosen)}, []
+        raise messages.RequestError("unknown request")  # pragma: no cover - parse() covers every type

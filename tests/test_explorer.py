@@ -1,0 +1,280 @@
+"""The explorer's Python side: state, messages, selection and export, without a browser."""
+
+import json
+import struct
+import threading
+import time
+import zlib
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from spotlight_widget import SpotlightExplorer
+from spotlight_widget.explorer.jobs import Jobs
+from spotlight_widget.synthetic import planted_clusters
+
+
+@pytest.fixture(scope="module")
+def data():
+    d = planted_clusters(n=1500, dim=16, n_clusters=10, fractions=(0.04,), seed=11)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, size=(1500, 12, 10), dtype=np.uint8)
+    meta = pd.DataFrame(
+        {
+            "group": np.where(np.isin(np.arange(1500), d.planted[0]), "planted", "other"),
+            "age": rng.integers(18, 90, size=1500),
+            "note": ["<img src=x onerror=alert(1)>"] * 1500,
+        }
+    )
+    labels = d.cluster % 3
+    return d, images, meta, labels
+
+
+def make(data, **kw):
+    d, images, meta, labels = data
+    ex = SpotlightExplorer(
+        d.embeddings, d.losses, images, metadata=meta, labels=labels, predictions=(labels + 1) % 3,
+        class_names=["zero", "one", "two"], **kw
+    )
+    sent = []
+    ex.send = lambda content, buffers=None: sent.append((content, buffers or []))
+    assert ex.wait(60)
+    return ex, sent
+
+
+def ask(ex, sent, message):
+    sent.clear()
+    ex._on_message(ex, message, [])
+    assert len(sent) == 1
+    return sent[0]
+
+
+def test_first_spotlight_is_shown(data):
+    ex, _ = make(data, size=0.04)
+    d = data[0]
+    assert ex.status["state"] == "idle"
+    assert ex.current == 0 and len(ex.history) == 1
+    row = ex.history[0]
+    assert row["size"] == 60 and row["rank"] == 0
+    assert row["top_loss"] > 3 * ex.mean_loss
+    assert ex.kind == "images" and ex.n == 1500
+    assert ex.total_items == len(ex.spotlight.indices)
+    assert [it["index"] for it in ex.page_items] == list(ex.spotlight.indices[:48])
+    first = ex.page_items[0]
+    assert first["label"] in {"zero", "one", "two"} and first["weight"] > 0
+    assert np.isin(ex.spotlight.top_indices, d.planted[0]).mean() >= 0.9
+    assert ex.columns == ["group", "age", "note", "label", "prediction"]
+    top_group = ex.breakdown[0]
+    assert top_group["group"] == "planted" and top_group["lift"] > 10
+
+
+def test_size_next_and_show(data):
+    ex, _ = make(data, size=0.04)
+    ex.size = 0.02
+    assert ex.wait(60)
+    assert ex.history[-1]["size"] == 30 and ex.current == 1
+    second = ex.next()
+    assert second.rank == 1 and second.size == 30
+    assert len(ex.spotlights) == 3 and ex.current == 2
+    # A size already computed comes back at once, without a new search.
+    calls = []
+    original = ex._session.search
+
+    def spy(*a, **k):
+        calls.append(time.perf_counter())
+        return original(*a, **k)
+
+    ex._session.search = spy
+    t0 = time.perf_counter()
+    ex.size = 0.04
+    assert ex.wait(10)
+    assert time.perf_counter() - t0 < 1.0
+    assert ex.current == 0 and len(ex.history) == 3
+    assert ex.show(1) is ex.spotlights[1]
+    assert ex.current == 1 and ex.size == pytest.approx(30 / 1500)
+    with pytest.raises(IndexError):
+        ex.show(7)
+
+
+def test_newer_request_cancels_older(data):
+    ex, _ = make(data, size=0.04)
+    ex.size = 0.01
+    ex.size = 0.03
+    assert ex.wait(60)
+    assert ex.history[ex.current]["size"] == 45
+    assert ex.status["state"] == "idle"
+
+
+def test_jobs_cancel_stale_work():
+    jobs = Jobs()
+    results, started = [], threading.Event()
+
+    def slow(cancel):
+        started.set()
+        for _ in range(200):
+            if cancel.is_set():
+                from spotlight_widget import SearchCancelled
+
+                raise SearchCancelled
+            time.sleep(0.01)
+        return "slow"
+
+    jobs.run(slow, results.append, results.append)
+    started.wait(5)
+    jobs.run(lambda cancel: "fast", results.append, results.append)
+    assert jobs.wait(10)
+    time.sleep(0.1)
+    assert results == ["fast"]
+    jobs.run(lambda cancel: 1 / 0, results.append, results.append)
+    jobs.wait(10)
+    assert isinstance(results[-1], ZeroDivisionError)
+
+
+def test_thumbnail_requests_return_pngs(data):
+    ex, sent = make(data)
+    content, buffers = ask(ex, sent, {"type": "thumbnails", "id": "a1", "indices": [0, 5, 1499]})
+    assert content == {"type": "thumbnails", "id": "a1", "indices": [0, 5, 1499], "mime": "image/png"}
+    assert len(buffers) == 3
+    for index, png in zip([0, 5, 1499], buffers):
+        assert png[:8] == b"\x89PNG\r\n\x1a\n"
+        width, height = struct.unpack(">II", png[16:24])
+        assert (width, height) == (80, 96)  # 12 x 10 pixels, repeated 8x to fit 96 px
+        # Decode the pixels (filter type 0 on every row) and compare with the source image.
+        idat_len = struct.unpack(">I", png[33:37])[0]
+        raw = np.frombuffer(zlib.decompress(png[41 : 41 + idat_len]), np.uint8).reshape(96, 81)
+        assert (raw[:, 0] == 0).all()
+        expected = data[1][index].repeat(8, 0).repeat(8, 1)
+        np.testing.assert_array_equal(raw[:, 1:], expected)
+
+
+@pytest.mark.parametrize(
+    "message, error",
+    [
+        ({"type": "thumbnails", "id": "x", "indices": [1500]}, "out of range"),
+        ({"type": "thumbnails", "id": "x", "indices": ["3"]}, "must be an integer"),
+        ({"type": "thumbnails", "id": "x", "indices": 3}, "must be a list"),
+        ({"type": "thumbnails", "id": "x", "indices": list(range(201))}, "at most 200"),
+        ({"type": "detail", "id": "x", "index": -1}, "out of range"),
+        ({"type": "detail", "id": "x", "index": True}, "must be an integer"),
+        ({"type": "select", "id": "x", "mode": "above", "threshold": "big"}, "threshold must be a number"),
+        ({"type": "select", "id": "x", "mode": "everything"}, "mode must be"),
+        ({"type": "explode", "id": "x"}, "unknown request type"),
+    ],
+)
+def test_bad_requests_get_error_replies(data, message, error):
+    ex, sent = make(data)
+    content, buffers = ask(ex, sent, message)
+    assert content["id"] == "x" and error in content["error"] and buffers == []
+    # The widget still works afterwards.
+    ok, _ = ask(ex, sent, {"type": "detail", "id": "y", "index": 1})
+    assert ok["index"] == 1
+
+
+def test_requests_without_id_are_answered_with_an_error(data):
+    ex, sent = make(data)
+    content, _ = ask(ex, sent, ["not", "a", "dict"])
+    assert content["id"] is None and "must be an object" in content["error"]
+    content, _ = ask(ex, sent, {"type": "next"})
+    assert "string id" in content["error"]
+
+
+def test_detail_has_metadata_as_text(data):
+    ex, sent = make(data)
+    content, _ = ask(ex, sent, {"type": "detail", "id": "d", "index": 7})
+    assert content["fields"]["note"] == "<img src=x onerror=alert(1)>"
+    assert content["fields"]["age"] == str(data[2]["age"][7])
+    assert content["label"] == ["zero", "one", "two"][data[3][7]]
+
+
+def test_selection_buttons_and_export(data):
+    ex, sent = make(data, size=0.04)
+    content, _ = ask(ex, sent, {"type": "select", "id": "s", "mode": "top"})
+    assert content == {"id": "s", "ok": True, "count": 60}
+    assert ex.selected == sorted(ex.spotlight.top_indices.tolist())
+    frame = ex.to_dataframe()
+    assert len(frame) == 60
+    assert list(frame.columns) == ["index", "weight", "loss", "label", "prediction", "group", "age", "note"]
+    np.testing.assert_allclose(frame["loss"], data[0].losses[frame["index"]], rtol=1e-6)
+    assert (frame["weight"] > 0).all()
+    ask(ex, sent, {"type": "select", "id": "s", "mode": "above", "threshold": 0.5})
+    assert all(ex.spotlight.weights[i] >= 0.5 for i in ex.selected)
+    ask(ex, sent, {"type": "select", "id": "s", "mode": "none"})
+    assert ex.selected == [] and len(ex.to_dataframe()) == 0
+    members = ex.to_dataframe(spotlight=0)
+    assert members["index"].tolist() == ex.spotlight.indices.tolist()
+    assert members["weight"].is_monotonic_decreasing
+
+
+def test_selection_from_the_front_end_is_cleaned(data):
+    ex, _ = make(data)
+    ex.selected = [5, 3, 3, "x", 99999, -1, 2.5]
+    assert ex.selected == [3, 5]
+    assert "ignored 4 invalid selected indices" in ex.error
+
+
+def test_tabs_pages_and_breakdown_column(data):
+    ex, _ = make(data)
+    ex.tab = "highest"
+    order = np.argsort(-data[0].losses, kind="stable")
+    assert [it["index"] for it in ex.page_items] == order[:48].tolist()
+    ex.page = 2
+    assert [it["index"] for it in ex.page_items] == order[96:144].tolist()
+    ex.tab = "random"
+    assert ex.page == 0 and ex.total_items == 1500
+    ex.tab = "nonsense"
+    assert ex.tab == "random" and "unknown tab" in ex.error
+    ex.breakdown_column = "age"
+    assert 2 <= len(ex.breakdown) <= 5 and all(" to " in row["group"] for row in ex.breakdown)
+    ex.breakdown_column = "missing"
+    assert ex.breakdown == [] and "unknown column" in ex.error
+    ex.current = 9
+    assert ex.current == 0 and "no spotlight #9" in ex.error
+
+
+def test_texts_and_tables(data):
+    d = data[0]
+    texts = [f"review {i} <script>alert({i})</script>" for i in range(1500)]
+    ex = SpotlightExplorer(d.embeddings, d.losses, texts, size=30)
+    assert ex.wait(60)
+    assert ex.kind == "texts" and ex.page_items[0]["text"].startswith("review ")
+    plain = SpotlightExplorer(d.embeddings, d.losses, size=30)
+    assert plain.wait(60) and plain.kind == "table" and plain.columns == []
+
+
+def test_bad_construction_arguments(data):
+    d, images, meta, _ = data
+    with pytest.raises(ValueError, match="items has 10 entries"):
+        SpotlightExplorer(d.embeddings, d.losses, images[:10])
+    with pytest.raises(ValueError, match="metadata has 3 rows"):
+        SpotlightExplorer(d.embeddings, d.losses, metadata=meta[:3])
+    with pytest.raises(ValueError, match="labels has 2 entries"):
+        SpotlightExplorer(d.embeddings, d.losses, labels=[1, 2])
+    with pytest.raises(ValueError, match="image array must be"):
+        SpotlightExplorer(d.embeddings, d.losses, np.zeros((1500, 4)))
+
+
+def test_search_errors_are_shown_not_raised(data):
+    d = data[0]
+    ex = SpotlightExplorer(d.embeddings, np.zeros(1500), size=30)
+    assert ex.wait(60)
+    assert ex.status["state"] == "error" and "all losses are equal" in ex.status["message"]
+    assert "all losses are equal" in ex.error
+    with pytest.raises(RuntimeError, match="all losses are equal"):
+        ex.next()
+
+
+def test_saved_state_stays_small_for_50k_images():
+    rng = np.random.default_rng(1)
+    n = 50_000
+    emb = rng.normal(size=(n, 8)).astype(np.float32)
+    losses = rng.exponential(size=n).astype(np.float32)
+    images = rng.integers(0, 256, size=(n, 28, 28), dtype=np.uint8)
+    ex = SpotlightExplorer(emb, losses, images, metadata=pd.DataFrame({"k": rng.integers(0, 9, n)}))
+    assert ex.wait(120)
+    ex._on_message(ex, {"type": "select", "id": "s", "mode": "above", "threshold": 0.0}, [])
+    state = ex.get_state()
+    state.pop("_esm", None)
+    state.pop("_css", None)
+    size = len(json.dumps(state, default=str))
+    assert size < 1_000_000, f"saved state is {size} bytes"
