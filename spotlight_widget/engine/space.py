@@ -21,9 +21,8 @@ import torch
 
 Reducer = Callable[[torch.Tensor], torch.Tensor]
 
-# Rows per chunk on the CPU: ~2 MB of float32 at d = 512, small enough that the second
-# product of a step reads the chunk from cache rather than from memory (1.6x faster at
-# N = 1e6 on a 2-core machine). GPUs get the whole matrix at once.
+# Rows per block when preparing the data on the CPU (float64 statistics, norms): bounds
+# the temporary copies. The per-step products run on the whole matrix at once.
 _CPU_CHUNK_BYTES = 2 << 20
 
 # When the mean is this many times larger (squared) than the spread, computing distances
@@ -70,9 +69,6 @@ class EmbeddingSpace:
     @property
     def dim(self) -> int:
         return self.x.shape[1]
-
-    def _chunks(self):
-        return _row_chunks(self.x)
 
     @classmethod
     def build(
@@ -140,7 +136,7 @@ class EmbeddingSpace:
 
     def _sqnorms(self) -> torch.Tensor:
         out = torch.empty(self.n, dtype=self.x.dtype, device=self.x.device)
-        for a, b in self._chunks():
+        for a, b in _row_chunks(self.x):
             out[a:b] = ((self.x[a:b] - self.shift) ** 2).sum(1)
         return out / (self.scale**2)
 
@@ -152,10 +148,10 @@ class EmbeddingSpace:
     def total_count(self) -> float:
         return float(self.n) if self.counts is None else float(self.counts.sum())
 
-    def _distances(self, a: int, b: int, center: torch.Tensor) -> torch.Tensor:
-        """Squared normalised distances of rows a:b to each centre, (b - a, B)."""
-        dots = (self.x[a:b] @ center.T - self.shift @ center.T) / self.scale
-        dist = self.sqnorms[a:b, None] - 2 * dots + (center**2).sum(1)
+    def distances_to(self, center: torch.Tensor) -> torch.Tensor:
+        """Squared normalised distances from every example to each centre, (N, B)."""
+        dots = (self.x @ center.T - self.shift @ center.T) / self.scale
+        dist = self.sqnorms[:, None] - 2 * dots + (center**2).sum(1)
         return dist.clamp_min_(0)
 
     def local_sums(self, dist: torch.Tensor, log_tau: torch.Tensor, losses: torch.Tensor) -> torch.Tensor:
@@ -168,27 +164,21 @@ class EmbeddingSpace:
         ``sum a z_i`` (d columns), then ``sum a l z_i`` (d columns).
         """
         n_spot, d = dist.shape[1], self.dim
-        tau = log_tau.exp()
-        sums = torch.zeros(n_spot, N_SCALARS + 2 * d, dtype=self.x.dtype, device=self.x.device)
-        raw_xw = torch.zeros(2 * n_spot, d, dtype=self.x.dtype, device=self.x.device)
-        for a, b in self._chunks():
-            d_ab = dist[a:b]
-            k = (1 - tau * d_ab).clamp_min_(0)
-            act = (k > 0).to(k.dtype)
-            loss = losses[a:b]
-            if self.counts is not None:
-                c = self.counts[a:b, None]
-                k = k * c
-                act = act * c
-            act_loss = act * loss
-            sums[:, 0] += k.sum(0)
-            sums[:, 1] += (k * loss).sum(0)
-            sums[:, 2] += act.sum(0)
-            sums[:, 3] += act_loss.sum(0)
-            sums[:, 4] += (act * d_ab).sum(0)
-            sums[:, 5] += (act_loss * d_ab).sum(0)
-            # W^T X rather than X^T W: the latter hits a slow BLAS path for 2 <= B < 16.
-            raw_xw.addmm_(torch.cat([act, act_loss], 1).T, self.x[a:b])
+        k = (1 - log_tau.exp() * dist).clamp_min_(0)
+        act = (k > 0).to(k.dtype)
+        if self.counts is not None:
+            k = k * self.counts[:, None]
+            act = act * self.counts[:, None]
+        act_loss = act * losses
+        sums = torch.empty(n_spot, N_SCALARS + 2 * d, dtype=self.x.dtype, device=self.x.device)
+        sums[:, 0] = k.sum(0)
+        sums[:, 1] = (k * losses).sum(0)
+        sums[:, 2] = act.sum(0)
+        sums[:, 3] = act_loss.sum(0)
+        sums[:, 4] = (act * dist).sum(0)
+        sums[:, 5] = (act_loss * dist).sum(0)
+        # W^T X rather than X^T W: the latter hits a slow BLAS path for 2 <= B < 16.
+        raw_xw = torch.cat([act, act_loss], 1).T @ self.x
         shifted = raw_xw - sums[:, 2:4].T.reshape(-1, 1) * self.shift
         sums[:, N_SCALARS : N_SCALARS + d] = shifted[:n_spot] / self.scale
         sums[:, N_SCALARS + d :] = shifted[n_spot:] / self.scale
@@ -230,13 +220,6 @@ class EmbeddingSpace:
             tau = torch.where(slope < 0, tau - step, torch.zeros_like(tau))
             tau = tau.clamp_min(1e-30)
         return tau.log()
-
-    def distances_to(self, center: torch.Tensor) -> torch.Tensor:
-        """Squared normalised distances from every example to each centre, (N, B)."""
-        out = torch.empty(self.n, center.shape[0], dtype=self.x.dtype, device=self.x.device)
-        for a, b in self._chunks():
-            out[a:b] = self._distances(a, b, center)
-        return out
 
     def to_raw(self, center: torch.Tensor, log_tau: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Centres and precisions in the user's coordinates."""
