@@ -81,6 +81,8 @@ class SpotlightExplorer(anywidget.AnyWidget):
     breakdown_column = t.Unicode("").tag(sync=True)
     breakdown = t.List().tag(sync=True)
     error = t.Unicode("").tag(sync=True)
+    # The example open in the detail panel (-1: closed); written by the front end.
+    detail = t.Int(-1).tag(sync=True)
 
     def __init__(
         self,
@@ -211,6 +213,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
         def done(_entry) -> None:
             self._publish_spotlight()
             self.status = {"state": "idle", "progress": 1.0, "message": ""}
+            self.error = ""
 
         def failed(exc: BaseException) -> None:
             log.exception("spotlight search failed", exc_info=exc)

@@ -1,0 +1,122 @@
+// Checks that need a real browser: real pointer and keyboard input through Playwright,
+// the stylesheet applied, and themes.
+
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import css from "../style.css?raw";
+import { flush, inBrowser, mount, PAGE_INDICES, pngView, unmountAll } from "./fixtures.js";
+
+/** @type {HTMLStyleElement | null} */
+let style = null;
+
+beforeEach(() => {
+  style = document.createElement("style");
+  style.textContent = css;
+  document.head.append(style);
+});
+
+afterEach(() => {
+  unmountAll();
+  style?.remove();
+  delete document.body.dataset.jpThemeLight;
+  document.body.style.removeProperty("--jp-ui-font-color1");
+});
+
+describe.runIf(inBrowser)("in Chromium", () => {
+  it("real clicks, shift-clicks, double-click and keys", async () => {
+    const { userEvent } = await import("vitest/browser");
+    const { model, $, $$ } = mount();
+    const cards = $$(".sw-card");
+    await userEvent.click(cards[0]);
+    expect(model.get("selected")).toEqual([417]);
+    await userEvent.click(cards[3], { modifiers: ["Shift"] });
+    expect(model.get("selected")).toEqual([3, 12, 417, 905]);
+    // shift-click does not select page text
+    expect(String(window.getSelection())).toBe("");
+
+    // Tab order reaches the cards; Space toggles the focused one.
+    cards[5].focus();
+    await userEvent.keyboard(" ");
+    expect(model.get("selected")).toContain(640);
+    await userEvent.keyboard("{ArrowRight}");
+    expect(document.activeElement).toBe(cards[6]);
+    await userEvent.keyboard("{Enter}");
+    expect(model.get("selected")).toContain(201);
+
+    // Double-click opens the detail panel (and leaves the selection as it was).
+    const before = model.get("selected");
+    await userEvent.dblClick(cards[7]);
+    expect(model.get("detail")).toBe(58);
+    expect(model.get("selected")).toEqual(before);
+    expect($(".sw-detail").hidden).toBe(false);
+    await userEvent.keyboard("{Escape}");
+    expect($(".sw-detail").hidden).toBe(true);
+    // Focus goes back to where it was.
+    expect(document.activeElement).toBe(cards[7]);
+  });
+
+  it("the range input commits once, on release", async () => {
+    const { userEvent } = await import("vitest/browser");
+    const { model, $ } = mount();
+    const range = /** @type {HTMLInputElement} */ ($(".sw-size-range"));
+    range.focus();
+    await userEvent.keyboard("{ArrowRight}");
+    // keyboard steps fire input + change: one write per step, on the log scale
+    expect(model.saves).toEqual([{ size: 0.0201 }]);
+  });
+
+  it("the number input commits on Enter and on leaving it", async () => {
+    const { userEvent } = await import("vitest/browser");
+    const { model, $ } = mount();
+    const number = /** @type {HTMLInputElement} */ ($(".sw-size-number"));
+    await userEvent.fill(number, "2.5");
+    expect(model.saves).toEqual([]);
+    await userEvent.keyboard("{Enter}");
+    expect(model.saves).toEqual([{ size: 0.025 }]);
+    await userEvent.fill(number, "4");
+    await userEvent.keyboard("{Tab}");
+    expect(model.saves.at(-1)).toEqual({ size: 0.04 });
+    expect(model.saves).toHaveLength(2);
+  });
+
+  it("lays out the gallery as a grid with square thumbnails", async () => {
+    const { model, $, $$, root } = mount();
+    root.parentElement.style.width = "900px";
+    const reply = model.requests("thumbnails")[0];
+    model.reply(reply, { type: "thumbnails", indices: reply.indices, mime: "image/png" }, reply.indices.map(() => pngView()));
+    await flush();
+    const cards = $$(".sw-card");
+    expect(cards).toHaveLength(PAGE_INDICES.length);
+    const a = cards[0].getBoundingClientRect();
+    const b = cards[1].getBoundingClientRect();
+    expect(b.top).toBe(a.top); // side by side
+    const thumb = /** @type {HTMLElement} */ (cards[0].querySelector(".sw-thumb")).getBoundingClientRect();
+    expect(Math.abs(thumb.width - thumb.height)).toBeLessThan(1);
+    // the detail panel is hidden and overlays when shown
+    expect(getComputedStyle($(".sw-detail")).display).toBe("none");
+  });
+
+  it("uses Jupyter's colours when defined, and dark fallbacks in a dark host", () => {
+    const { root: light } = mount();
+    expect(getComputedStyle(light).color).toBe("rgb(34, 34, 34)");
+    unmountAll();
+
+    document.body.dataset.jpThemeLight = "false";
+    const { root: dark } = mount();
+    expect(dark.classList.contains("sw-theme-dark")).toBe(true);
+    expect(getComputedStyle(dark).color).toBe("rgb(232, 234, 237)");
+
+    document.body.style.setProperty("--jp-ui-font-color1", "rgb(1, 2, 3)");
+    expect(getComputedStyle(dark).color).toBe("rgb(1, 2, 3)");
+  });
+
+  it("follows a theme switch of the host", async () => {
+    const { root } = mount();
+    expect(root.classList.contains("sw-theme-dark")).toBe(false);
+    document.body.dataset.jpThemeLight = "false";
+    await flush();
+    expect(root.classList.contains("sw-theme-dark")).toBe(true);
+    document.body.dataset.jpThemeLight = "true";
+    await flush();
+    expect(root.classList.contains("sw-theme-light")).toBe(true);
+  });
+});

@@ -1,0 +1,63 @@
+// Shared JSDoc types. This module exports nothing at run time.
+
+/**
+ * The anywidget model interface (anywidget >= 0.9), as seen from `render({ model, el })`.
+ * @typedef {object} Model
+ * @property {(name: string) => any} get
+ * @property {(name: string, value: any) => void} set
+ * @property {() => void} save_changes
+ * @property {(name: string, callback: (...args: any[]) => void) => void} on
+ * @property {(name?: string | null, callback?: ((...args: any[]) => void) | null) => void} off
+ * @property {(content: any, callbacks?: any, buffers?: (ArrayBuffer | ArrayBufferView)[]) => void} send
+ */
+
+/**
+ * One entry of the `history` trait.
+ * @typedef {object} HistoryEntry
+ * @property {number} rank
+ * @property {number} size          S, a number of examples
+ * @property {number} fraction      S / n
+ * @property {number} weighted_loss
+ * @property {number} top_loss
+ * @property {number} mass
+ * @property {number} members
+ * @property {string} caption
+ */
+
+/**
+ * The `status` trait.
+ * @typedef {object} Status
+ * @property {"idle" | "running" | "error"} state
+ * @property {number} progress      0..1
+ * @property {string} message
+ */
+
+/**
+ * One entry of the `page_items` trait.
+ * @typedef {object} PageItem
+ * @property {number} index
+ * @property {number | null} weight
+ * @property {number} loss
+ * @property {string | null} label
+ * @property {string | null} prediction
+ * @property {string | null} text
+ */
+
+/**
+ * One row of the `breakdown` trait.
+ * @typedef {object} BreakdownRow
+ * @property {string} group
+ * @property {number} count
+ * @property {number} share_in
+ * @property {number} share_all
+ * @property {number | null} lift
+ * @property {number | null} loss_in
+ * @property {number | null} loss_all
+ */
+
+/**
+ * A view: renders into `el` and returns its cleanup.
+ * @typedef {(model: Model, el: HTMLElement) => () => void} View
+ */
+
+export {};

@@ -1,0 +1,103 @@
+// Breakdown of the current spotlight by one metadata column: per group, paired horizontal
+// bars (share inside the spotlight vs overall), lift and mean loss.
+
+import { Disposer, h, write } from "../dom.js";
+import { int, isNum, num, pct } from "../format.js";
+
+/** @typedef {import("../types.js").Model} Model */
+/** @typedef {import("../types.js").BreakdownRow} BreakdownRow */
+
+/**
+ * @param {Model} model
+ * @param {HTMLElement} el
+ */
+export function render(model, el) {
+  const d = new Disposer();
+  const select = h("select", { class: "sw-column", attrs: { "aria-label": "Metadata column to break down" } });
+  const head = h(
+    "div",
+    { class: "sw-breakdown-head" },
+    h("span", { class: "sw-breakdown-title", text: "Breakdown by" }),
+    select,
+    h(
+      "span",
+      { class: "sw-legend" },
+      h("span", { class: "sw-swatch sw-in" }),
+      "in spotlight ",
+      h("span", { class: "sw-swatch sw-all" }),
+      "overall",
+    ),
+  );
+  const body = h("div", { class: "sw-breakdown-body" });
+  el.replaceChildren(head, body);
+
+  const updateColumns = () => {
+    /** @type {string[]} */
+    const columns = model.get("columns") ?? [];
+    const current = model.get("breakdown_column") ?? "";
+    const options = columns.map((c) => h("option", { text: c, props: { value: c } }));
+    if (!columns.includes(current)) options.unshift(h("option", { text: "—", props: { value: current } }));
+    select.replaceChildren(...options);
+    select.value = current;
+    select.disabled = !columns.length;
+    head.hidden = false;
+  };
+
+  const updateBars = () => {
+    /** @type {BreakdownRow[]} */
+    const rows = model.get("breakdown") ?? [];
+    if (!(model.get("columns") ?? []).length) {
+      body.replaceChildren(h("p", { class: "sw-hint sw-muted", text: "No metadata columns: pass metadata= to see who is in the spotlight." }));
+      return;
+    }
+    if (!rows.length) {
+      const hint = (model.get("history") ?? []).length
+        ? "Nothing to break down for this column."
+        : "The breakdown appears once a spotlight is found.";
+      body.replaceChildren(h("p", { class: "sw-hint sw-muted", text: hint }));
+      return;
+    }
+    const max = Math.max(1e-12, ...rows.flatMap((r) => [r.share_in, r.share_all].filter(isNum)));
+    /** @param {unknown} v */
+    const width = (v) => `${isNum(v) ? Math.max(0, Math.min(100, (/** @type {number} */ (v) / max) * 100)).toFixed(1) : 0}%`;
+    const table = rows.map((r) =>
+      h(
+        "div",
+        { class: "sw-row", attrs: { role: "listitem" } },
+        h("div", { class: "sw-group", text: String(r.group), attrs: { title: String(r.group) } }),
+        h(
+          "div",
+          { class: "sw-bars" },
+          h("div", { class: "sw-bar sw-in", attrs: { title: `in spotlight: ${pct(r.share_in)}`, style: `width: ${width(r.share_in)}` } }),
+          h("div", { class: "sw-bar sw-all", attrs: { title: `overall: ${pct(r.share_all)}`, style: `width: ${width(r.share_all)}` } }),
+        ),
+        h(
+          "div",
+          { class: "sw-numbers" },
+          h("span", { class: "sw-share", text: `${pct(r.share_in)} vs ${pct(r.share_all)}` }),
+          h("span", { class: "sw-lift", text: isNum(r.lift) ? `${num(r.lift)}×` : "—", attrs: { title: "lift: share in spotlight / share overall" } }),
+          h("span", { class: "sw-count", text: `n=${int(r.count)}`, attrs: { title: "examples of this group in the whole data set" } }),
+          h("span", { class: "sw-group-loss", text: `loss ${num(r.loss_in)} / ${num(r.loss_all)}`, attrs: { title: "mean loss: in spotlight / overall" } }),
+        ),
+      ),
+    );
+    body.replaceChildren(h("div", { class: "sw-rows", attrs: { role: "list", "aria-label": "Groups" } }, ...table));
+  };
+
+  d.listen(select, "change", () => {
+    if (select.value !== model.get("breakdown_column")) write(model, { breakdown_column: select.value });
+  }, model);
+  d.on(model, "change:columns", () => {
+    updateColumns();
+    updateBars();
+  });
+  d.on(model, "change:breakdown_column", updateColumns);
+  d.on(model, "change:breakdown", updateBars);
+  d.on(model, "change:history", updateBars);
+  updateColumns();
+  updateBars();
+  return () => {
+    d.dispose();
+    el.replaceChildren();
+  };
+}

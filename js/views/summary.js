@@ -1,0 +1,61 @@
+// Summary bar: N, dataset mean loss, and the current spotlight's numbers.
+
+import { Disposer, h } from "../dom.js";
+import { int, rankText, isNum, num, pct } from "../format.js";
+
+/** @typedef {import("../types.js").Model} Model */
+/** @typedef {import("../types.js").HistoryEntry} HistoryEntry */
+
+/**
+ * @param {string} name
+ * @param {string} value
+ * @param {string} [title]
+ */
+function stat(name, value, title) {
+  return h(
+    "div",
+    { class: "sw-stat", attrs: { title } },
+    h("span", { class: "sw-stat-name", text: name }),
+    h("span", { class: "sw-stat-value", text: value }),
+  );
+}
+
+/**
+ * @param {Model} model
+ * @param {HTMLElement} el
+ */
+export function render(model, el) {
+  const d = new Disposer();
+
+  const update = () => {
+    const n = model.get("n");
+    const mean = model.get("mean_loss");
+    /** @type {HistoryEntry[]} */
+    const history = model.get("history") ?? [];
+    const current = model.get("current");
+    const entry = Number.isInteger(current) && current >= 0 ? history[current] : undefined;
+    const stats = [stat("N", int(n), "number of examples"), stat("mean loss", num(mean), "mean loss over the dataset")];
+    if (entry) {
+      const lift = isNum(entry.top_loss) && isNum(mean) && mean !== 0 ? entry.top_loss / mean : NaN;
+      stats.push(
+        stat("spotlight", rankText(entry.rank), "rank of the spotlight shown, in the sequence at its size"),
+        stat("S", `${int(entry.size)} (${pct(entry.fraction)})`, "spotlight size: examples and share of N"),
+        stat("weighted loss", num(entry.weighted_loss), "mean loss weighted by spotlight membership"),
+        stat("top-S loss", num(entry.top_loss), "mean loss of the S highest-weight examples"),
+        stat("lift", isNum(lift) ? `${num(lift)}×` : "—", "top-S loss / dataset mean loss"),
+      );
+    } else {
+      stats.push(h("div", { class: "sw-stat sw-muted", text: "no spotlight yet" }));
+    }
+    el.replaceChildren(...stats);
+  };
+
+  el.setAttribute("role", "group");
+  el.setAttribute("aria-label", "Summary");
+  for (const name of ["n", "mean_loss", "history", "current"]) d.on(model, `change:${name}`, update);
+  update();
+  return () => {
+    d.dispose();
+    el.replaceChildren();
+  };
+}
