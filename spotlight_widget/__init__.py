@@ -23,10 +23,10 @@ def __getattr__(name: str):
 
 __all__ = [
     "SearchCancelled",
-    "SpotlightExplorer",
     "SearchHistory",
     "SearchProgress",
     "Spotlight",
+    "SpotlightExplorer",
     "__version__",
     "find_spotlight",
     "find_spotlights",

@@ -88,10 +88,7 @@ def _nonfinite_message(name: str, t: torch.Tensor) -> str | None:
     rows = t.shape[0]
     step = max(1, (1 << 24) // max(1, t[0].numel()))
     bad = torch.cat(
-        [
-            ~torch.isfinite(t[a : a + step]).reshape(min(step, rows - a), -1).all(1)
-            for a in range(0, rows, step)
-        ]
+        [~torch.isfinite(t[a : a + step]).reshape(min(step, rows - a), -1).all(1) for a in range(0, rows, step)]
     )
     n_bad = int(bad.sum())
     if n_bad == 0:

@@ -76,7 +76,10 @@ def breakdown(
             "share_in": agg["kw"].to_numpy() / total_in if total_in > 0 else 0.0,
             "share_all": agg["c"].to_numpy() / total_all,
             "loss_in": np.divide(
-                agg["kwl"].to_numpy(), agg["kw"].to_numpy(), out=np.full(len(agg), np.nan), where=agg["kw"].to_numpy() > 0
+                agg["kwl"].to_numpy(),
+                agg["kw"].to_numpy(),
+                out=np.full(len(agg), np.nan),
+                where=agg["kw"].to_numpy() > 0,
             ),
             "loss_all": agg["cl"].to_numpy() / agg["c"].to_numpy(),
         }

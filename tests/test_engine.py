@@ -271,3 +271,22 @@ def test_a_sequence_can_be_continued(two_planted):
         find_spotlights(two_planted.embeddings, two_planted.losses, n=1, size=[0.01, 0.02], after=[first])
     with pytest.raises(ValueError, match="spotlights of these 100 examples"):
         find_spotlights(two_planted.embeddings[:100], two_planted.losses[:100], n=1, size=5, after=[first])
+
+
+def test_cpu_threads_are_restored(planted):
+    before = torch.get_num_threads()
+    seen = []
+    find_spotlight(
+        planted.embeddings,
+        planted.losses,
+        size=0.02,
+        threads=1,
+        progress=lambda p: seen.append(torch.get_num_threads()),
+    )
+    assert set(seen) == {1}
+    assert torch.get_num_threads() == before
+    with pytest.raises(SearchCancelled):
+        find_spotlight(planted.embeddings, planted.losses, size=0.02, threads=1, cancel=lambda: True)
+    assert torch.get_num_threads() == before
+    with pytest.raises(ValueError, match="threads"):
+        find_spotlight(planted.embeddings, planted.losses, size=0.02, threads=0)

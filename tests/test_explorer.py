@@ -34,8 +34,14 @@ def data():
 def make(data, **kw):
     d, images, meta, labels = data
     ex = SpotlightExplorer(
-        d.embeddings, d.losses, images, metadata=meta, labels=labels, predictions=(labels + 1) % 3,
-        class_names=["zero", "one", "two"], **kw
+        d.embeddings,
+        d.losses,
+        images,
+        metadata=meta,
+        labels=labels,
+        predictions=(labels + 1) % 3,
+        class_names=["zero", "one", "two"],
+        **kw,
     )
     sent = []
     ex.send = lambda content, buffers=None: sent.append((content, buffers or []))

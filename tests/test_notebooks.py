@@ -14,7 +14,9 @@ NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 
 def run(name: str):
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
-    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": NOTEBOOKS}}).execute()
+    nbclient.NotebookClient(
+        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": NOTEBOOKS}}
+    ).execute()
     return nb
 
 
@@ -32,5 +34,10 @@ def test_explorer_demo_finds_the_sevens():
     assert found, text_output(nb)
     size, share, base = map(int, found.groups())
     assert size == 100 and share >= 4 * base
-    widget_outputs = [o for c in nb.cells for o in c.get("outputs", []) if "application/vnd.jupyter.widget-view+json" in o.get("data", {})]
+    widget_outputs = [
+        o
+        for c in nb.cells
+        for o in c.get("outputs", [])
+        if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+    ]
     assert widget_outputs, "the explorer did not render as a widget"

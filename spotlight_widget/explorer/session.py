@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import math
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -154,7 +155,7 @@ class ExplorerSession:
                     "weighted_loss": sp.weighted_loss,
                     "top_loss": sp.top_loss,
                     "mass": sp.mass,
-                    "members": int(len(sp.indices)),
+                    "members": len(sp.indices),
                     "caption": "",
                 }
             )
@@ -177,7 +178,7 @@ class ExplorerSession:
         order = self.order(tab)
         start = max(0, page) * page_size
         weights = self.spotlight().weights if self.history else None
-        return [self.item(int(i), weights) for i in order[start : start + page_size]], int(len(order))
+        return [self.item(int(i), weights) for i in order[start : start + page_size]], len(order)
 
     def item(self, index: int, weights: np.ndarray | None = None) -> dict:
         return {

@@ -123,7 +123,9 @@ class ItemSource:
                 raise ValueError(f"items has {len(items)} entries but the embeddings have {n} rows")
             return "images", items
         if not isinstance(items, Sequence) and not isinstance(items, np.ndarray) and not hasattr(items, "__len__"):
-            raise TypeError(f"items must be an image array, a list of images or paths, or a list of str; got {type(items).__name__}")
+            raise TypeError(
+                f"items must be an image array, a list of images or paths, or a list of str; got {type(items).__name__}"
+            )
         if len(items) != n:
             raise ValueError(f"items has {len(items)} entries but the embeddings have {n} rows")
         if n and all(isinstance(it, str) for it in items[: min(n, 50)]):

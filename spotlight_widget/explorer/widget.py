@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import pathlib
 import threading
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import anywidget
 import pandas as pd

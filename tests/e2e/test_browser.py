@@ -7,7 +7,6 @@ selection or the history changes, and the test reads that file.
 
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -113,12 +112,16 @@ def drive(page, url, state):
     size = page.locator(".spotlight-widget .sw-size-number")
     size.fill("2")
     size.press("Enter")
-    page.wait_for_function("document.querySelectorAll('.spotlight-widget .sw-history-item').length === 2", timeout=90_000)
+    page.wait_for_function(
+        "document.querySelectorAll('.spotlight-widget .sw-history-item').length === 2", timeout=90_000
+    )
     assert python_state(state, lambda s: s["history"] == 2)["sizes"] == [60, 24]
 
     # Next spotlight.
     page.locator(".spotlight-widget .sw-next").click()
-    page.wait_for_function("document.querySelectorAll('.spotlight-widget .sw-history-item').length === 3", timeout=90_000)
+    page.wait_for_function(
+        "document.querySelectorAll('.spotlight-widget .sw-history-item').length === 3", timeout=90_000
+    )
     wait_for_images(page)
 
     # Select three: click the first, shift-click the third.
@@ -132,9 +135,10 @@ def drive(page, url, state):
 
     # Untrusted labels were shown as text, never run.
     assert page.evaluate("window.__pwned") is None
-    assert "<script>" in page.locator(".spotlight-widget .sw-label").first.text_content() or "<img" in page.locator(
-        ".spotlight-widget .sw-label"
-    ).first.text_content()
+    assert (
+        "<script>" in page.locator(".spotlight-widget .sw-label").first.text_content()
+        or "<img" in page.locator(".spotlight-widget .sw-label").first.text_content()
+    )
 
 
 MARIMO_APP = """
