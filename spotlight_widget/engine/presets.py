@@ -110,16 +110,16 @@ FAST = Preset(
     factor=0.5,
     threshold=1e-4,
     plateau_while_annealing=False,
-    anneal_steps=150,
+    anneal_steps=100,
     max_steps=2000,
     final_width=0.05,
-    min_lr_ratio=1 / 32,
+    min_lr_ratio=1 / 8,
     hold_mass=True,
     check_every=20,
     init_log_tau=None,
     start_mass=0.9,
     coarse_rows=50_000,
-    refine_steps=60,
+    refine_steps=40,
 )
 
 PRESETS = {p.name: p for p in (PAPER, FAST)}
