@@ -75,12 +75,13 @@ def test_end_to_end(front_end, lab, browser, artifacts):
     url, root = lab
     state = root / f"state-{front_end}.json"
     notebook(root / f"explore-{front_end}.ipynb", state)
-    route = "lab/tree" if front_end == "jupyterlab" else "notebooks"
+    # A workspace of its own, reset, so tabs left open by other tests are not restored.
+    route = "lab/workspaces/e2e/tree" if front_end == "jupyterlab" else "notebooks"
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     errors = []
     page.on("pageerror", lambda e: errors.append(f"{e}\n{e.stack}"))
     try:
-        drive(page, f"{url}/{route}/explore-{front_end}.ipynb", state)
+        drive(page, f"{url}/{route}/explore-{front_end}.ipynb?reset", state)
     except Exception:
         page.screenshot(path=str(artifacts / f"{front_end}-failure.png"), full_page=True)
         raise
@@ -212,7 +213,7 @@ def test_demo_notebook_on_mnist(lab, browser, artifacts):
     demo = Path(__file__).resolve().parents[2] / "notebooks" / "explorer_demo.ipynb"
     (root / "demo.ipynb").write_text(demo.read_text())
     page = browser.new_page(viewport={"width": 1300, "height": 1100})
-    page.goto(f"{url}/lab/tree/demo.ipynb")
+    page.goto(f"{url}/lab/workspaces/demo/tree/demo.ipynb?reset")
     page.wait_for_function(
         """() => {
             const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
