@@ -129,7 +129,7 @@ class CpuWatch:
         t = os.times()
         return t.user + t.system + t.children_user + t.children_system
 
-    def __enter__(self) -> "CpuWatch":
+    def __enter__(self) -> CpuWatch:
         self.t0, self.busy0, self.own0 = time.perf_counter(), self._busy(), self._own()
         return self
 
@@ -151,6 +151,34 @@ def wait_idle(limit_s: float) -> float:
         if w.foreign_cores < FOREIGN_LIMIT or time.perf_counter() >= deadline:
             return w.foreign_cores
         log(f"   waiting for the machine to be idle: other processes use {w.foreign_cores:.2f} cores")
+
+
+def engine_version() -> str:
+    """Git HEAD plus a hash of the engine's source, so results name the code they measured.
+
+    The source hash catches uncommitted edits and commits made while a long run is going
+    (each target imports the package when it starts).
+    """
+    import hashlib
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=root
+        ).stdout.strip()
+    except OSError:
+        head = ""
+    digest = hashlib.sha1()
+    pkg = os.path.join(root, "spotlight_widget")
+    engine = os.path.join(pkg, "engine")
+    files = [os.path.join(pkg, f) for f in ("__init__.py", "_inputs.py", "synthetic.py")]
+    files += sorted(os.path.join(engine, f) for f in os.listdir(engine) if f.endswith(".py"))
+    for path in files:
+        if os.path.exists(path):
+            digest.update(os.path.relpath(path, pkg).encode())
+            with open(path, "rb") as fh:
+                digest.update(fh.read())
+    return f"git {head or '?'}, engine source sha1 {digest.hexdigest()[:10]}"
 
 
 # ---------------------------------------------------------------------------------------------
@@ -303,15 +331,20 @@ def target_large(cfg, results: dict) -> None:
     n, d = cfg.n_large, 512
     log(f"== Target 2: N = {n:,}, d = {d}, default search (fast preset) in a fresh process")
     parent_rss = maxrss_kb()
-    log(f"   this process's ru_maxrss before starting workers: {parent_rss / 1024:.0f} MB "
-        "(a child inherits it in its own ru_maxrss)")
+    log(
+        f"   this process's ru_maxrss before starting workers: {parent_rss / 1024:.0f} MB "
+        "(a child inherits it in its own ru_maxrss)"
+    )
     tmp = tempfile.mkdtemp(prefix="bench_engine_", dir=cfg.tmpdir)
     try:
         t0 = time.perf_counter()
-        gen = run_worker("generate", ["--n", str(n), "--dim", str(d), "--seed", str(cfg.seed + 1), "--dir", tmp],
-                         timeout=1800)
-        log(f"   generated and saved in {time.perf_counter() - t0:.1f} s "
-            f"(generation {gen['generate_s']:.1f} s, generator peak RSS {gen['peak_rss_kb'] / 2**20:.1f} GB)")
+        gen = run_worker(
+            "generate", ["--n", str(n), "--dim", str(d), "--seed", str(cfg.seed + 1), "--dir", tmp], timeout=1800
+        )
+        log(
+            f"   generated and saved in {time.perf_counter() - t0:.1f} s "
+            f"(generation {gen['generate_s']:.1f} s, generator peak RSS {gen['peak_rss_kb'] / 2**20:.1f} GB)"
+        )
         res = run_worker("search", ["--dir", tmp], timeout=3600)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -322,14 +355,21 @@ def target_large(cfg, results: dict) -> None:
     res["parent_ru_maxrss_kb"] = parent_rss
     results["large"] = res
     log(f"   embeddings: {emb / 2**30:.2f} GiB float32 ({res['emb_dtype']}), loaded in {res['load_s']:.1f} s")
-    log(f"   child ru_maxrss at start (inherited): {res['start']['ru_maxrss_kb'] / 1024:.0f} MB; "
+    log(
+        f"   child ru_maxrss at start (inherited): {res['start']['ru_maxrss_kb'] / 1024:.0f} MB; "
         f"RSS after importing torch: {res['after_import']['rss_kb'] / 1024:.0f} MB; "
-        f"after loading: {res['after_load']['rss_kb'] / 2**20:.2f} GiB")
-    log(f"   search: {res['search_s']:.1f} s, steps {res['steps']} "
-        f"({res['steps_sample']} on the sample, {res['steps_full']} on all rows), threads {res['threads']}")
-    log(f"   peak RSS (ru_maxrss) {peak / 2**30:.2f} GiB = {res['peak_ratio']:.2f}x the embeddings "
+        f"after loading: {res['after_load']['rss_kb'] / 2**20:.2f} GiB"
+    )
+    log(
+        f"   search: {res['search_s']:.1f} s, steps {res['steps']} "
+        f"({res['steps_sample']} on the sample, {res['steps_full']} on all rows); "
+        f"torch threads after the search {res['threads']} (the engine picks its own count during a search)"
+    )
+    log(
+        f"   peak RSS (ru_maxrss) {peak / 2**30:.2f} GiB = {res['peak_ratio']:.2f}x the embeddings "
         f"(VmHWM {res['peak_vmhwm_kb'] / 2**20:.2f} GiB = {res['vmhwm_ratio']:.2f}x); "
-        f"extra over the loaded state {(peak - res['after_load']['rss_kb'] * 1024) / 2**30:.2f} GiB")
+        f"extra over the loaded state {(peak - res['after_load']['rss_kb'] * 1024) / 2**30:.2f} GiB"
+    )
     log(f"   top-S precision {res['precision']:.3f} (S = {res['size']}, mass {res['mass']:.1f})")
 
 
@@ -345,6 +385,7 @@ def target_speed(cfg, results: dict) -> None:
     planted = data.planted[0]
     S = int(round(0.02 * n))
 
+    threads_before = torch.get_num_threads()
     # Fast preset, end to end (heavy-tailed losses as generated).
     times, sps = [], []
     for r in range(cfg.fast_repeats):
@@ -352,8 +393,10 @@ def target_speed(cfg, results: dict) -> None:
         sp = find_spotlight(data.embeddings, data.losses, size=0.02, preset="fast")
         times.append(time.perf_counter() - t0)
         sps.append(sp)
-        log(f"   fast preset run {r + 1}/{cfg.fast_repeats}: {times[-1]:.2f} s, {sp.history.steps} steps, "
-            f"precision {precision(sp.top_indices, planted):.3f}")
+        log(
+            f"   fast preset run {r + 1}/{cfg.fast_repeats}: {times[-1]:.2f} s, {sp.history.steps} steps, "
+            f"precision {precision(sp.top_indices, planted):.3f}"
+        )
     same = all(np.array_equal(s.top_indices, sps[0].top_indices) for s in sps)
     fast_s = statistics.median(times)
     sp = sps[0]
@@ -361,9 +404,19 @@ def target_speed(cfg, results: dict) -> None:
     benign_losses = benign(data.losses)
     sp_benign = find_spotlight(data.embeddings, benign_losses, size=0.02, preset="fast")
     prec_benign = precision(sp_benign.top_indices, planted)
-    log(f"   fast preset median {fast_s:.2f} s over {len(times)} run(s); repeat runs identical: {same}; "
-        f"precision with benign losses {prec_benign:.3f}")
+    log(
+        f"   fast preset median {fast_s:.2f} s over {len(times)} run(s); repeat runs identical: {same}; "
+        f"precision with benign losses {prec_benign:.3f}"
+    )
 
+    # The engine may set torch's thread count during a search; it must leave it as it was,
+    # or the baseline below would be timed with a different number of threads.
+    if torch.get_num_threads() != threads_before:
+        log(
+            f"   NOTE: the engine left torch's thread count at {torch.get_num_threads()} (was {threads_before}); "
+            "restoring it for the baseline"
+        )
+        torch.set_num_threads(threads_before)
     # Straightforward baseline: time a fixed number of steps, extrapolate to 5000.
     base = StraightforwardSpotlight(data.embeddings, benign_losses, S, steps=5000)
     for _ in range(cfg.warmup_steps):
@@ -375,9 +428,11 @@ def target_speed(cfg, results: dict) -> None:
         step_times.append(time.perf_counter() - t0)
     per_step = statistics.fmean(step_times)
     base_s = 5000 * per_step
-    log(f"   straightforward baseline: {cfg.baseline_steps} steps timed after {cfg.warmup_steps} warm-up, "
+    log(
+        f"   straightforward baseline: {cfg.baseline_steps} steps timed after {cfg.warmup_steps} warm-up, "
         f"mean {1e3 * per_step:.0f} ms/step (median {1e3 * statistics.median(step_times):.0f}, "
-        f"min {1e3 * min(step_times):.0f}, max {1e3 * max(step_times):.0f})")
+        f"min {1e3 * min(step_times):.0f}, max {1e3 * max(step_times):.0f})"
+    )
     log(f"   EXTRAPOLATED to 5000 steps: {base_s:.0f} s ({base_s / 60:.1f} min); not run in full")
 
     # For context: the engine's paper preset per step at this size (same 5000-step schedule).
@@ -385,8 +440,10 @@ def target_speed(cfg, results: dict) -> None:
     t0 = time.perf_counter()
     spp = find_spotlight(data.embeddings, benign_losses, size=0.02, preset="paper", max_steps=paper_steps)
     paper_ms = 1e3 * (time.perf_counter() - t0) / spp.history.steps
-    log(f"   (context) engine paper preset: {paper_ms:.1f} ms/step over {spp.history.steps} steps "
-        f"-> 5000 steps ~ {5 * paper_ms:.0f} s")
+    log(
+        f"   (context) engine paper preset: {paper_ms:.1f} ms/step over {spp.history.steps} steps "
+        f"-> 5000 steps ~ {5 * paper_ms:.0f} s"
+    )
 
     results["speed"] = {
         "n": n,
@@ -415,8 +472,10 @@ def target_agreement(cfg, results: dict) -> None:
     """Target 3: paper preset vs straightforward baseline, full schedule, same problem."""
     find_spotlight, planted_clusters = _engine()
     n, d, steps = cfg.n_agree, cfg.d_agree, cfg.agree_steps
-    log(f"== Target 3: paper preset vs straightforward baseline, N = {n:,}, d = {d}, {steps} steps each, "
-        f"benign losses min(l, {BENIGN_CAP:g}) / {BENIGN_CAP:g}")
+    log(
+        f"== Target 3: paper preset vs straightforward baseline, N = {n:,}, d = {d}, {steps} steps each, "
+        f"benign losses min(l, {BENIGN_CAP:g}) / {BENIGN_CAP:g}"
+    )
     data = planted_clusters(n, dim=d, fractions=(0.02,), seed=cfg.seed + 2)
     losses = benign(data.losses)
     S = int(round(0.02 * n))
@@ -438,12 +497,16 @@ def target_agreement(cfg, results: dict) -> None:
     w = base.weights()
     top = base.top_set()
     jac = jaccard(sp.top_indices, top)
-    log(f"   straightforward baseline: {base_s:.1f} s ({1e3 * base_s / steps:.1f} ms/step; its first {first} "
-        f"steps extrapolated would have said {steps * first_s / first:.1f} s), mass {w.sum():.1f}")
-    log(f"   Jaccard of top-S sets {jac:.3f}; max |k_engine - k_baseline| {np.abs(sp.weights - w).max():.4f}; "
+    log(
+        f"   straightforward baseline: {base_s:.1f} s ({1e3 * base_s / steps:.1f} ms/step; its first {first} "
+        f"steps extrapolated would have said {steps * first_s / first:.1f} s), mass {w.sum():.1f}"
+    )
+    log(
+        f"   Jaccard of top-S sets {jac:.3f}; max |k_engine - k_baseline| {np.abs(sp.weights - w).max():.4f}; "
         f"final objective engine {sp.history.objective[-1]:.5f} vs baseline {base.objectives[-1]:.5f}; "
         f"precision engine {precision(sp.top_indices, data.planted[0]):.3f}, "
-        f"baseline {precision(top, data.planted[0]):.3f}")
+        f"baseline {precision(top, data.planted[0]):.3f}"
+    )
     results["agreement"] = {
         "n": n,
         "d": d,
@@ -494,64 +557,82 @@ def table(cfg, results: dict) -> list[tuple[str, str, str, str]]:
 
     if "speed" in results:
         r = results["speed"]
-        rows.append((
-            f"1. speed-up fast vs 5000-step baseline (N={r['n']:,})",
-            ">= 100x",
-            f"{r['speedup']:.0f}x ({r['baseline_extrapolated_s']:.0f} s extrapolated / {r['fast_median_s']:.2f} s)",
-            verdict(r["speedup"] >= 100),
-        ))
-        rows.append((
-            f"1. top-S precision, fast preset (N={r['n']:,})",
-            ">= 0.95",
-            f"{r['precision']:.3f}",
-            verdict(r["precision"] >= 0.95),
-        ))
-        rows.append((
-            "   fast preset steps taken",
-            "(info)",
-            f"{r['fast_steps']}" + (f" ({r['fast_steps_sample']} on sample)" if r["fast_steps_sample"] else ""),
-            "-",
-        ))
+        rows.append(
+            (
+                f"1. speed-up fast vs 5000-step baseline (N={r['n']:,})",
+                ">= 100x",
+                f"{r['speedup']:.0f}x ({r['baseline_extrapolated_s']:.0f} s extrapolated / {r['fast_median_s']:.2f} s)",
+                verdict(r["speedup"] >= 100),
+            )
+        )
+        rows.append(
+            (
+                f"1. top-S precision, fast preset (N={r['n']:,})",
+                ">= 0.95",
+                f"{r['precision']:.3f}",
+                verdict(r["precision"] >= 0.95),
+            )
+        )
+        rows.append(
+            (
+                "   fast preset steps taken",
+                "(info)",
+                f"{r['fast_steps']}" + (f" ({r['fast_steps_sample']} on sample)" if r["fast_steps_sample"] else ""),
+                "-",
+            )
+        )
     if "large" in results:
         r = results["large"]
-        rows.append((
-            f"2. search time (N={r['n']:,})",
-            "< 300 s",
-            f"{r['search_s']:.1f} s",
-            verdict(r["search_s"] < 300),
-        ))
-        rows.append((
-            f"2. peak RSS / embeddings bytes (N={r['n']:,})",
-            "< 2.5",
-            f"{r['peak_ratio']:.2f} ({r['peak_ru_maxrss_kb'] / 2**20:.2f} / {r['emb_bytes'] / 2**30:.2f} GiB)",
-            verdict(r["peak_ratio"] < 2.5),
-        ))
-        rows.append((
-            f"   top-S precision (N={r['n']:,})",
-            "(info)",
-            f"{r['precision']:.3f}",
-            "-",
-        ))
-        rows.append((
-            "   fast preset steps taken (sample + all rows)",
-            "(info)",
-            f"{r['steps']} ({r['steps_sample']} + {r['steps_full']})",
-            "-",
-        ))
+        rows.append(
+            (
+                f"2. search time (N={r['n']:,})",
+                "< 300 s",
+                f"{r['search_s']:.1f} s",
+                verdict(r["search_s"] < 300),
+            )
+        )
+        rows.append(
+            (
+                f"2. peak RSS / embeddings bytes (N={r['n']:,})",
+                "< 2.5",
+                f"{r['peak_ratio']:.2f} ({r['peak_ru_maxrss_kb'] / 2**20:.2f} / {r['emb_bytes'] / 2**30:.2f} GiB)",
+                verdict(r["peak_ratio"] < 2.5),
+            )
+        )
+        rows.append(
+            (
+                f"   top-S precision (N={r['n']:,})",
+                "(info)",
+                f"{r['precision']:.3f}",
+                "-",
+            )
+        )
+        rows.append(
+            (
+                "   fast preset steps taken (sample + all rows)",
+                "(info)",
+                f"{r['steps']} ({r['steps_sample']} + {r['steps_full']})",
+                "-",
+            )
+        )
     if "agreement" in results:
         r = results["agreement"]
-        rows.append((
-            f"3. Jaccard paper preset vs baseline (N={r['n']:,}, d={r['d']}, {r['steps']} steps)",
-            ">= 0.95",
-            f"{r['jaccard']:.3f}",
-            verdict(r["jaccard"] >= 0.95),
-        ))
-        rows.append((
-            "   times: baseline / paper preset",
-            "(info)",
-            f"{r['baseline_s']:.1f} s / {r['paper_s']:.1f} s = {r['ratio']:.1f}x",
-            "-",
-        ))
+        rows.append(
+            (
+                f"3. Jaccard paper preset vs baseline (N={r['n']:,}, d={r['d']}, {r['steps']} steps)",
+                ">= 0.95",
+                f"{r['jaccard']:.3f}",
+                verdict(r["jaccard"] >= 0.95),
+            )
+        )
+        rows.append(
+            (
+                "   times: baseline / paper preset",
+                "(info)",
+                f"{r['baseline_s']:.1f} s / {r['paper_s']:.1f} s = {r['ratio']:.1f}x",
+                "-",
+            )
+        )
     return rows
 
 
@@ -572,13 +653,20 @@ def main(argv=None) -> int:
     ap.add_argument("--seed", type=int, default=0, help="base seed of the synthetic data (default 0)")
     ap.add_argument("--n-speed", type=int, default=None, help="N of target 1 (default 50,000; quick 20,000)")
     ap.add_argument("--n-large", type=int, default=None, help="N of target 2 (default 1,000,000; quick 100,000)")
-    ap.add_argument("--baseline-steps", type=int, default=None,
-                    help="baseline steps timed for target 1 (default 30; quick 5)")
+    ap.add_argument(
+        "--baseline-steps", type=int, default=None, help="baseline steps timed for target 1 (default 30; quick 5)"
+    )
     ap.add_argument("--repeats", type=int, default=None, help="fast-preset runs in target 1 (median; default 3)")
     ap.add_argument("--tmpdir", default=None, help="where target 2 writes its .npy files (default: system temp)")
     ap.add_argument("--json", default=None, help="also write all measurements to this JSON file")
-    ap.add_argument("--wait-idle", type=float, default=0, metavar="SECONDS",
-                    help="first wait up to this long for other processes to go quiet (default: don't wait)")
+    ap.add_argument(
+        "--wait-idle",
+        type=float,
+        default=0,
+        metavar="SECONDS",
+        help="before each target, wait up to this long for other processes to go quiet\n"
+        "(under 0.25 cores over 5 s; default: don't wait)",
+    )
     # Internal: subprocess workers of target 2.
     ap.add_argument("--worker", choices=["generate", "search"], help=argparse.SUPPRESS)
     ap.add_argument("--dir", help=argparse.SUPPRESS)
@@ -597,35 +685,42 @@ def main(argv=None) -> int:
     only = {int(t) for t in args.only.split(",") if t.strip()}
     started = time.perf_counter()
     log(f"bench_engine: {'QUICK mode (targets apply to the full mode only)' if cfg.quick else 'full mode'}")
-    log(f"date {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}, "
+    log(
+        f"date {datetime.datetime.now().astimezone().isoformat(timespec='seconds')}, "
         f"python {platform.python_version()}, numpy {np.__version__}, {os.cpu_count()} CPUs, "
-        f"{platform.machine()} {platform.processor() or ''}".rstrip())
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
-                                cwd=os.path.dirname(os.path.abspath(__file__))).stdout.strip()
-    except OSError:
-        commit = "?"
-    log(f"git HEAD {commit or '?'}; command: {' '.join([os.path.basename(sys.executable), *sys.argv])}")
+        f"{platform.machine()} {platform.processor() or ''}".rstrip()
+    )
+    commit = engine_version()
+    log(f"engine {commit}; command: {' '.join([os.path.basename(sys.executable), *sys.argv])}")
     log()
 
     results: dict = {"quick": cfg.quick, "settings": vars(cfg), "commit": commit}
     # Target 2 first: its subprocesses inherit this process's peak RSS (see top of file).
-    if args.wait_idle > 0:
-        log(f"foreign load before starting: {wait_idle(args.wait_idle):.2f} cores")
     results["foreign_cores"] = {}
 
     def measured(number, fn, key):
+        if args.wait_idle > 0:
+            log(f"(target {number}) other processes' load before starting: {wait_idle(args.wait_idle):.2f} cores")
+        version = engine_version()
+        if version != commit:
+            log(f"   NOTE: the engine changed since the run started; target {number} measures {version}")
+        results.setdefault("engine_per_target", {})[key] = version
         with CpuWatch() as w:
             fn(cfg, results)
         results["foreign_cores"][key] = w.foreign_cores
         flag = "  <-- OTHER PROCESSES WERE BUSY: timings are inflated" if w.foreign_cores > FOREIGN_LIMIT else ""
-        log(f"   target {number} took {w.wall:.0f} s; other processes used {w.foreign_cores:.2f} cores on average{flag}")
+        log(
+            f"   target {number} took {w.wall:.0f} s; other processes used {w.foreign_cores:.2f} cores on average{flag}"
+        )
         log()
 
     if 2 in only:
         measured(2, target_large, "large")
     torch = _torch()
-    log(f"torch {torch.__version__}, torch threads {torch.get_num_threads()} (default, not changed)")
+    log(
+        f"torch {torch.__version__}, torch threads {torch.get_num_threads()} (torch's default, not changed by this "
+        "script; the baseline runs with it, the engine uses its own `threads` setting during a search)"
+    )
     log()
     if 1 in only:
         measured(1, target_speed, "speed")
@@ -634,21 +729,32 @@ def main(argv=None) -> int:
 
     elapsed = time.perf_counter() - started
     results["elapsed_s"] = elapsed
-    log(f"== Results ({'QUICK mode: smaller problems, targets apply to the full mode only' if cfg.quick else 'full mode'})")
+    log(
+        f"== Results ({'QUICK mode: smaller problems, targets apply to the full mode only' if cfg.quick else 'full mode'})"
+    )
     if "speed" in results:
         r = results["speed"]
-        log(f"Target 1's baseline time is EXTRAPOLATED: {r['baseline_timed_steps']} steps timed "
+        log(
+            f"Target 1's baseline time is EXTRAPOLATED: {r['baseline_timed_steps']} steps timed "
             f"(after {r['baseline_warmup_steps']} warm-up) x 5000 / {r['baseline_timed_steps']}; "
-            f"the fast preset is timed end to end (median of {len(r['fast_times_s'])}).")
+            f"the fast preset is timed end to end (median of {len(r['fast_times_s'])})."
+        )
     rows = table(cfg, results)
     print_table(rows)
     busy = {k: v for k, v in results["foreign_cores"].items() if v > FOREIGN_LIMIT}
     if busy:
-        log("WARNING: other processes used CPU during " + ", ".join(f"{k} ({v:.2f} cores)" for k, v in busy.items())
-            + ": those timings are inflated; rerun on an idle machine.")
+        log(
+            "WARNING: other processes used CPU during "
+            + ", ".join(f"{k} ({v:.2f} cores)" for k, v in busy.items())
+            + ": those timings are inflated; rerun on an idle machine."
+        )
     else:
-        log("Other processes stayed below " + f"{FOREIGN_LIMIT} cores during every measurement ("
-            + ", ".join(f"{k} {v:.2f}" for k, v in results["foreign_cores"].items()) + ").")
+        log(
+            "Other processes stayed below "
+            + f"{FOREIGN_LIMIT} cores during every measurement ("
+            + ", ".join(f"{k} {v:.2f}" for k, v in results["foreign_cores"].items())
+            + ")."
+        )
     log(f"total wall time {elapsed / 60:.1f} min")
     if args.json:
         with open(args.json, "w") as fh:
