@@ -155,113 +155,74 @@ def find_spotlights(
         raise ValueError(f"threads must be a positive integer or None; got {threads!r}")
     dev = resolve_device(device, embeddings, losses)
     with _cpu_threads(threads if dev.type == "cpu" else None):
-        return _find(
-            embeddings,
-            losses,
-            n,
-            size,
-            counts,
-            preset,
-            restarts,
-            barrier,
-            init,
-            after,
-            dev,
-            dtype,
-            seed,
-            max_steps,
-            progress,
-            cancel,
-        )
+        cfg = get_preset(preset, max_steps=max_steps)
+        if init is not None and not cfg.hold_mass:
+            raise ValueError("init (a warm start) needs preset='fast'; the paper preset always starts from mu = 0")
+        x, owned = as_matrix(embeddings, "embeddings", dtype=dtype, device=dev, return_owned=True)
+        n_rows = x.shape[0]
+        loss = as_vector(losses, "losses", length=n_rows, dtype=dtype, device=dev)
+        weights = as_counts(counts, length=n_rows, dtype=dtype, device=dev)
+        total = float(n_rows) if weights is None else float(weights.sum())
+        size_list, single = as_sizes(size)
+        sizes = [resolve_size(s, total, n_rows) for s in size_list]
+        inits = _as_inits(init, len(sizes))
+        after = list(after)
+        if after and len(sizes) > 1:
+            raise ValueError("after continues one sequence: pass a single size")
+        for sp in after:
+            if not isinstance(sp, Spotlight) or sp.weights.shape != (n_rows,):
+                raise ValueError(f"after must hold spotlights of these {n_rows} examples")
+        cancel_fn = _as_cancel(cancel)
 
+        space = EmbeddingSpace.build(x, weights, normalize=cfg.normalize, owned=owned)
+        scale = _loss_scale(loss, weights) if cfg.normalize else 1.0
+        search_losses = (loss / scale)[:, None].repeat(1, len(sizes))
+        generator = torch.Generator().manual_seed(seed)
+        original = loss.double().cpu().numpy()
+        count_np = None if weights is None else weights.double().cpu().numpy()
 
-def _find(
-    embeddings,
-    losses,
-    n,
-    size,
-    counts,
-    preset,
-    restarts,
-    barrier,
-    init,
-    after,
-    dev,
-    dtype,
-    seed,
-    max_steps,
-    progress,
-    cancel,
-):
-    """The body of ``find_spotlights`` once the arguments are checked."""
-    cfg = get_preset(preset, max_steps=max_steps)
-    if init is not None and not cfg.hold_mass:
-        raise ValueError("init (a warm start) needs preset='fast'; the paper preset always starts from mu = 0")
-    x, owned = as_matrix(embeddings, "embeddings", dtype=dtype, device=dev, return_owned=True)
-    n_rows = x.shape[0]
-    loss = as_vector(losses, "losses", length=n_rows, dtype=dtype, device=dev)
-    weights = as_counts(counts, length=n_rows, dtype=dtype, device=dev)
-    total = float(n_rows) if weights is None else float(weights.sum())
-    size_list, single = as_sizes(size)
-    sizes = [resolve_size(s, total, n_rows) for s in size_list]
-    inits = _as_inits(init, len(sizes))
-    after = list(after)
-    if after and len(sizes) > 1:
-        raise ValueError("after continues one sequence: pass a single size")
-    for sp in after:
-        if not isinstance(sp, Spotlight) or sp.weights.shape != (n_rows,):
-            raise ValueError(f"after must hold spotlights of these {n_rows} examples")
-    cancel_fn = _as_cancel(cancel)
-
-    space = EmbeddingSpace.build(x, weights, normalize=cfg.normalize, owned=owned)
-    scale = _loss_scale(loss, weights) if cfg.normalize else 1.0
-    search_losses = (loss / scale)[:, None].repeat(1, len(sizes))
-    generator = torch.Generator().manual_seed(seed)
-    original = loss.double().cpu().numpy()
-    count_np = None if weights is None else weights.double().cpu().numpy()
-
-    for sp in after:
-        prior = torch.as_tensor(sp.weights, dtype=dtype, device=dev)
-        search_losses = search_losses * (1 - prior / prior.max())[:, None]
-    found: list[list[Spotlight]] = [[] for _ in sizes]
-    for rank in range(len(after), len(after) + n):
-        trajs = run_batch(
-            space,
-            search_losses,
-            sizes,
-            cfg,
-            barrier=barrier,
-            restarts=restarts,
-            inits=inits if rank == len(after) else [None] * len(sizes),
-            generator=generator,
-            progress=progress,
-            cancel=cancel_fn,
-        )
-        kernel = space.weights(trajs.center, trajs.log_tau)
-        peak = kernel.max(0).values
-        if not bool((peak > 0).all()):
-            raise RuntimeError(
-                "the search ended with an empty spotlight (every weight is 0); "
-                "the paper preset cannot recover from this: use preset='fast'"
+        for sp in after:
+            prior = torch.as_tensor(sp.weights, dtype=dtype, device=dev)
+            search_losses = search_losses * (1 - prior / prior.max())[:, None]
+        found: list[list[Spotlight]] = [[] for _ in sizes]
+        for rank in range(len(after), len(after) + n):
+            trajs = run_batch(
+                space,
+                search_losses,
+                sizes,
+                cfg,
+                barrier=barrier,
+                restarts=restarts,
+                inits=inits if rank == len(after) else [None] * len(sizes),
+                generator=generator,
+                progress=progress,
+                cancel=cancel_fn,
             )
-        search_losses = search_losses * (1 - kernel / peak)
-        centers, precisions = space.to_raw(trajs.center, trajs.log_tau)
-        for j, s in enumerate(sizes):
-            found[j].append(
-                _make_spotlight(
-                    kernel[:, j],
-                    original,
-                    count_np,
-                    round(s),
-                    centers[j],
-                    precisions[j],
-                    trajs,
-                    j,
-                    cfg.name,
-                    rank,
+            kernel = space.weights(trajs.center, trajs.log_tau)
+            peak = kernel.max(0).values
+            if not bool((peak > 0).all()):
+                raise RuntimeError(
+                    "the search ended with an empty spotlight (every weight is 0); "
+                    "the paper preset cannot recover from this: use preset='fast'"
                 )
-            )
-    return found[0] if single else found
+            search_losses = search_losses * (1 - kernel / peak)
+            centers, precisions = space.to_raw(trajs.center, trajs.log_tau)
+            for j, s in enumerate(sizes):
+                found[j].append(
+                    _make_spotlight(
+                        kernel[:, j],
+                        original,
+                        count_np,
+                        round(s),
+                        centers[j],
+                        precisions[j],
+                        trajs,
+                        j,
+                        cfg.name,
+                        rank,
+                    )
+                )
+        return found[0] if single else found
 
 
 def run_batch(
