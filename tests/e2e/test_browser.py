@@ -57,6 +57,20 @@ def python_state(path: Path, until, timeout: float = 90) -> dict:
     raise AssertionError(f"Python state never satisfied the condition; last: {state}")
 
 
+def run_all_cells(page, url: str) -> None:
+    """Open a notebook in JupyterLab or Notebook 7, wait for its kernel, run every cell."""
+    page.goto(url)
+    page.wait_for_function(
+        """() => {
+            const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+            const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+            return k && k.status === 'idle';
+        }""",
+        timeout=120_000,
+    )
+    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+
+
 def wait_for_images(page, timeout_ms: int = 90_000) -> int:
     page.wait_for_function(
         """() => {
@@ -95,16 +109,7 @@ def test_end_to_end(front_end, lab, browser, artifacts):
 
 def drive(page, url, state):
     """Run the notebook, then size, next and a three-item selection, checked in Python."""
-    page.goto(url)
-    page.wait_for_function(
-        """() => {
-            const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-            const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
-            return k && k.status === 'idle';
-        }""",
-        timeout=120_000,
-    )
-    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    run_all_cells(page, url)
     page.wait_for_selector(".spotlight-widget", timeout=120_000)
     assert wait_for_images(page) == 48
     python_state(state, lambda s: s["history"] == 1)
@@ -213,16 +218,7 @@ def test_demo_notebook_on_mnist(lab, browser, artifacts):
     demo = Path(__file__).resolve().parents[2] / "notebooks" / "explorer_demo.ipynb"
     (root / "demo.ipynb").write_text(demo.read_text())
     page = browser.new_page(viewport={"width": 1300, "height": 1100})
-    page.goto(f"{url}/lab/workspaces/demo/tree/demo.ipynb?reset")
-    page.wait_for_function(
-        """() => {
-            const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
-            const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
-            return k && k.status === 'idle';
-        }""",
-        timeout=120_000,
-    )
-    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    run_all_cells(page, f"{url}/lab/workspaces/demo/tree/demo.ipynb?reset")
     wait_for_images(page, timeout_ms=180_000)
     first_group = page.locator(".spotlight-widget .sw-breakdown-body .sw-group").first
     first_group.wait_for(timeout=60_000)
