@@ -702,8 +702,8 @@ def main(argv=None) -> int:
         if args.wait_idle > 0:
             log(f"(target {number}) other processes' load before starting: {wait_idle(args.wait_idle):.2f} cores")
         version = engine_version()
-        if version != commit:
-            log(f"   NOTE: the engine changed since the run started; target {number} measures {version}")
+        if version.split("sha1 ")[-1] != commit.split("sha1 ")[-1]:
+            log(f"   NOTE: the engine's source changed since the run started; target {number} measures {version}")
         results.setdefault("engine_per_target", {})[key] = version
         with CpuWatch() as w:
             fn(cfg, results)
