@@ -6,6 +6,7 @@ import math
 from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -252,6 +253,8 @@ def run_batch(
     warm = any(i is not None for i in inits)
     sample = None if warm else _sample_rows(space, min(sizes), cfg, generator)
 
+    # The settings every stage shares; each call adds its data, start and schedule.
+    run = partial(optimize, preset=cfg, max_steps=cfg.max_steps, reducer=reducer, progress=progress, cancel=cancel)
     if sample is None:
         center, log_tau, width = _starts(space, col_losses, size, restarts, inits, cfg, generator)
         if not cfg.hold_mass and not bool((space.weights(center, log_tau) > 0).any(0).all()):
@@ -260,7 +263,7 @@ def run_batch(
                 "are too far from the origin for the paper preset; use preset='fast'"
             )
         anneal = cfg.refine_steps if warm else cfg.anneal_steps
-        traj = optimize(
+        traj = run(
             space,
             col_losses,
             size,
@@ -268,12 +271,7 @@ def run_batch(
             center,
             log_tau,
             width,
-            cfg,
             anneal_steps=anneal,
-            max_steps=cfg.max_steps,
-            reducer=reducer,
-            progress=progress,
-            cancel=cancel,
             total_steps=_expected_steps(cfg, anneal),
         )
         stages = [(traj, 1)]
@@ -282,7 +280,7 @@ def run_batch(
         sub_size = size * (sub.total_count() / space.total_count())
         center, log_tau, width = _starts(sub, col_losses[sample], sub_size, restarts, inits, cfg, generator)
         expected = _expected_steps(cfg, cfg.anneal_steps) + _expected_steps(cfg, cfg.refine_steps)
-        first = optimize(
+        first = run(
             sub,
             col_losses[sample],
             sub_size,
@@ -290,17 +288,12 @@ def run_batch(
             center,
             log_tau,
             width,
-            cfg,
             anneal_steps=cfg.anneal_steps,
-            max_steps=cfg.max_steps,
-            reducer=reducer,
-            progress=progress,
-            cancel=cancel,
             total_steps=expected,
             stage="sample",
         )
         done = first.history.shape[0]
-        traj = optimize(
+        traj = run(
             space,
             col_losses,
             size,
@@ -308,12 +301,7 @@ def run_batch(
             first.center,
             first.log_tau,
             _WARM_START_WIDTH * size,
-            cfg,
             anneal_steps=cfg.refine_steps,
-            max_steps=cfg.max_steps,
-            reducer=reducer,
-            progress=progress,
-            cancel=cancel,
             step_offset=done,
             total_steps=done + _expected_steps(cfg, cfg.refine_steps),
         )
