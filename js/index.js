@@ -10,6 +10,7 @@ import * as breakdown from "./views/breakdown.js";
 import * as detail from "./views/detail.js";
 import * as gallery from "./views/gallery.js";
 import * as history from "./views/history.js";
+import * as method from "./views/method.js";
 import * as size from "./views/size.js";
 import * as status from "./views/status.js";
 import * as summary from "./views/summary.js";
@@ -48,6 +49,7 @@ function render({ model, el }) {
   const part = (/** @type {string} */ cls) => h("div", { class: cls });
   const parts = {
     summary: part("sw-summary"),
+    method: part("sw-method"),
     size: part("sw-size"),
     status: part("sw-status"),
     history: part("sw-history"),
@@ -59,7 +61,7 @@ function render({ model, el }) {
   };
   root.append(
     parts.summary,
-    h("div", { class: "sw-controls" }, parts.size, parts.status),
+    h("div", { class: "sw-controls" }, parts.method, parts.size, parts.status),
     parts.history,
     h(
       "div",
@@ -89,6 +91,7 @@ function render({ model, el }) {
   const views = [
     [status.render, parts.status],
     [summary.render, parts.summary],
+    [method.render, parts.method],
     [size.render, parts.size],
     [history.render, parts.history],
     [tabs.render, parts.tabs],

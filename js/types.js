@@ -22,6 +22,16 @@
  * @property {number} mass
  * @property {number} members
  * @property {string} caption
+ * @property {string} [label]       what the method calls one result: "spotlight", "cluster", "slice"
+ */
+
+/**
+ * One entry of the `methods` trait: a slice finder the explorer offers.
+ * @typedef {object} MethodInfo
+ * @property {string} name        the value of the `method` trait
+ * @property {string} label       shown in the selector
+ * @property {string} [title]     a one-line explanation
+ * @property {string} [noun]      what it calls one result ("spotlight", "cluster", "slice")
  */
 
 /**
@@ -53,6 +63,9 @@
  * @property {number | null} lift
  * @property {number | null} loss_in
  * @property {number | null} loss_all
+ * @property {number | null} [lift_low]   interval of the lift (describe())
+ * @property {number | null} [lift_high]
+ * @property {number | null} [p_value]
  */
 
 /**

@@ -50,10 +50,15 @@ export function makeState(overrides = {}) {
     columns: ["age", "site"],
     breakdown_column: "age",
     breakdown: [
-      { group: "60+", count: 70, share_in: 0.7, share_all: 0.2, lift: 3.5, loss_in: 2.1, loss_all: 0.9 },
-      { group: "40-60", count: 20, share_in: 0.2, share_all: 0.4, lift: 0.5, loss_in: 1.0, loss_all: 0.4 },
+      { group: "60+", count: 70, share_in: 0.7, share_all: 0.2, lift: 3.5, loss_in: 2.1, loss_all: 0.9, lift_low: 2.6, lift_high: 4.4, p_value: 1e-9 },
+      { group: "40-60", count: 20, share_in: 0.2, share_all: 0.4, lift: 0.5, loss_in: 1.0, loss_all: 0.4, lift_low: 0.3, lift_high: 1.1, p_value: 0.061 },
       { group: "<40", count: 10, share_in: 0.1, share_all: 0.4, lift: 0.25, loss_in: 0.8, loss_all: 0.3 },
     ],
+    methods: [
+      { name: "spotlight", label: "Spotlight", noun: "spotlight" },
+      { name: "kmeans", label: "K-means clusters", noun: "cluster" },
+    ],
+    method: "spotlight",
     error: "",
     ...overrides,
   };

@@ -404,6 +404,50 @@ describe("breakdown", () => {
   });
 });
 
+describe("breakdown significance", () => {
+  it("shows p-values when Python sends them, and marks groups whose lift interval leaves 1", () => {
+    const { $$ } = mount();
+    const rows = $$(".sw-breakdown .sw-row");
+    expect(rows[0].querySelector(".sw-p")?.textContent).toBe("p < 0.001");
+    expect(rows[0].querySelector(".sw-p")?.getAttribute("title")).toContain("2.6–4.4×");
+    expect(rows[0].classList.contains("sw-surprising")).toBe(true);
+    expect(rows[1].querySelector(".sw-p")?.textContent).toBe("p = 0.061");
+    // interval 0.3 to 1.1 contains 1: not surprising
+    expect(rows[1].classList.contains("sw-surprising")).toBe(false);
+    // older rows without the statistics still render, without a p-value
+    expect(rows[2].querySelector(".sw-p")).toBeNull();
+    expect(rows[2].querySelector(".sw-share")?.textContent).toBe("10% vs 40%");
+  });
+});
+
+describe("method selector", () => {
+  it("lists the methods, writes `method`, and renames the Next button", () => {
+    const { model, $ } = mount();
+    const select = /** @type {HTMLSelectElement} */ ($(".sw-method-select"));
+    expect([...select.options].map((o) => o.textContent)).toEqual(["Spotlight", "K-means clusters"]);
+    expect(select.value).toBe("spotlight");
+    expect($(".sw-next").textContent).toBe("Next spotlight");
+    select.value = "kmeans";
+    select.dispatchEvent(new Event("change", { bubbles: true }));
+    expect(model.saves.at(-1)).toEqual({ method: "kmeans" });
+    expect($(".sw-next").textContent).toBe("Next cluster");
+    model.update({ method: "spotlight" });
+    expect(select.value).toBe("spotlight");
+    expect($(".sw-next").textContent).toBe("Next spotlight");
+  });
+
+  it("hides itself when there is only one method", () => {
+    const { $ } = mount({ methods: [{ name: "spotlight", label: "Spotlight" }] });
+    expect(/** @type {HTMLElement} */ ($(".sw-method")).hidden).toBe(true);
+  });
+
+  it("names the result in the summary after the method's label", () => {
+    const history = makeState().history.map((e) => ({ ...e, label: "cluster" }));
+    const { $ } = mount({ history });
+    expect($(".sw-summary").textContent).toContain("cluster#1");
+  });
+});
+
 describe("cleanup", () => {
   it("removes every model listener, the DOM, and the error hook", async () => {
     const model = new FakeModel(makeState());

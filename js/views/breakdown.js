@@ -7,6 +7,32 @@ import { int, isNum, num, pct } from "../format.js";
 /** @typedef {import("../types.js").Model} Model */
 /** @typedef {import("../types.js").BreakdownRow} BreakdownRow */
 
+// A group counts as surprising when its lift's interval leaves 1 (the overall share).
+/** @param {BreakdownRow} r */
+export function isSurprising(r) {
+  return isNum(r.lift_low) && isNum(r.lift_high) && (/** @type {number} */ (r.lift_low) > 1 || /** @type {number} */ (r.lift_high) < 1);
+}
+
+/** @param {number} p */
+export function pValueText(p) {
+  if (p < 0.001) return "p < 0.001";
+  return `p = ${Number(p.toPrecision(2))}`;
+}
+
+/**
+ * The p-value, with the lift's interval on hover; nothing when Python sent neither.
+ * @param {BreakdownRow} r
+ */
+function significance(r) {
+  if (!isNum(r.p_value)) return null;
+  const interval = isNum(r.lift_low) && isNum(r.lift_high) ? `lift interval ${num(r.lift_low)}–${num(r.lift_high)}× ; ` : "";
+  return h("span", {
+    class: "sw-p",
+    text: pValueText(/** @type {number} */ (r.p_value)),
+    attrs: { title: `${interval}how surprising this share is for a spotlight of this effective size` },
+  });
+}
+
 /**
  * @param {Model} model
  * @param {HTMLElement} el
@@ -63,7 +89,7 @@ export function render(model, el) {
     const table = rows.map((r) =>
       h(
         "div",
-        { class: "sw-row", attrs: { role: "listitem" } },
+        { class: `sw-row${isSurprising(r) ? " sw-surprising" : ""}`, attrs: { role: "listitem" } },
         h("div", { class: "sw-group", text: String(r.group), attrs: { title: String(r.group) } }),
         h(
           "div",
@@ -78,6 +104,7 @@ export function render(model, el) {
           h("span", { class: "sw-lift", text: isNum(r.lift) ? `${num(r.lift)}×` : "—", attrs: { title: "lift: share in spotlight / share overall" } }),
           h("span", { class: "sw-count", text: `n=${int(r.count)}`, attrs: { title: "examples of this group in the whole data set" } }),
           h("span", { class: "sw-group-loss", text: `loss ${num(r.loss_in)} / ${num(r.loss_all)}`, attrs: { title: "mean loss: in spotlight / overall" } }),
+          significance(r),
         ),
       ),
     );

@@ -26,6 +26,11 @@ export function render(model, el) {
   el.replaceChildren(next, strip);
 
   const updateNext = () => {
+    /** @type {import("../types.js").MethodInfo[]} */
+    const methods = model.get("methods") ?? [];
+    const noun = methods.find((m) => m.name === model.get("method"))?.noun || "spotlight";
+    next.textContent = `Next ${noun}`;
+    next.title = `Find the next ${noun} at this size, away from the ones found so far`;
     const running = (model.get("status") ?? {}).state === "running";
     const none = !(model.get("history") ?? []).length;
     next.disabled = pending || running || none;
@@ -86,6 +91,8 @@ export function render(model, el) {
   d.on(model, "change:history", updateStrip);
   d.on(model, "change:current", updateStrip);
   d.on(model, "change:status", updateNext);
+  d.on(model, "change:method", updateNext);
+  d.on(model, "change:methods", updateNext);
   updateStrip();
   return () => {
     controller.abort();

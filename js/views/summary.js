@@ -38,7 +38,7 @@ export function render(model, el) {
     if (entry) {
       const lift = isNum(entry.top_loss) && isNum(mean) && mean !== 0 ? entry.top_loss / mean : NaN;
       stats.push(
-        stat("spotlight", rankText(entry.rank), "rank of the spotlight shown, in the sequence at its size"),
+        stat(entry.label || "spotlight", rankText(entry.rank), "rank of the result shown, in its method's sequence at its size"),
         stat("S", `${int(entry.size)} (${pct(entry.fraction)})`, "spotlight size: examples and share of N"),
         stat("weighted loss", num(entry.weighted_loss), "mean loss weighted by spotlight membership"),
         stat("top-S loss", num(entry.top_loss), "mean loss of the S highest-weight examples"),
