@@ -121,6 +121,11 @@ class Spotlight:
         return top_set(self.indices, self.counts, self.size)
 
     @property
+    def method(self) -> str:
+        """The method that found it, as in the slice protocol (``spotlight_widget.slices``)."""
+        return "spotlight"
+
+    @property
     def radius(self) -> float:
         """Distance from the centre at which the weight reaches zero (1 / sqrt(tau))."""
         return float(self.precision**-0.5)
@@ -157,6 +162,21 @@ class Spotlight:
         if self.counts is not None:
             frame["count"] = self.counts[self.indices]
         return frame
+
+    def summary(self) -> dict[str, Any]:
+        """One row describing the spotlight, with the same keys as ``Slice.summary``.
+
+        ``score`` is the final objective (paper Eq. 5, in the units the search used).
+        """
+        return {
+            "method": self.method,
+            "rank": self.rank,
+            "size": self.size,
+            "mass": self.mass,
+            "weighted_loss": self.weighted_loss,
+            "top_loss": self.top_loss,
+            "score": self.objective,
+        }
 
     def __repr__(self) -> str:
         n = self.weights.shape[0]
