@@ -223,8 +223,15 @@ def _share_test(
     return low, high, p
 
 
-def _group_stats(codes: np.ndarray, n_groups: int, data: _Weighted, confidence: float) -> pd.DataFrame:
-    """Per-group sums, shares, lift with its interval, p-value and mean losses (unsorted)."""
+def _group_stats(
+    codes: np.ndarray, names: Any, data: _Weighted, confidence: float, *, min_count: float = 0.0
+) -> dict[str, Any]:
+    """Per-group shares, lift with its interval, p-value and mean losses, most surprising first.
+
+    Groups with no (counted) examples, or fewer than ``min_count``, are left out. The order:
+    smallest p-value, then largest ``|log lift|``, then most examples.
+    """
+    n_groups = len(names)
     c, w, kw = data.counts, data.weights, data.kw
     count = np.bincount(codes, weights=c, minlength=n_groups)
     mass_in = np.bincount(codes, weights=kw, minlength=n_groups)
@@ -235,7 +242,7 @@ def _group_stats(codes: np.ndarray, n_groups: int, data: _Weighted, confidence: 
     low, high, p = _share_test(share_in, share_all, _n_eff(data), confidence)
     with np.errstate(divide="ignore", invalid="ignore"):
         lift = share_in / share_all
-        frame = {
+        columns = {
             "count": count,
             "share_in": share_in,
             "share_all": share_all,
@@ -244,27 +251,20 @@ def _group_stats(codes: np.ndarray, n_groups: int, data: _Weighted, confidence: 
             "lift_high": high / share_all,
             "p_value": p,
         }
-        if data.losses is None:
-            nan = np.full(n_groups, np.nan)
-            frame.update(loss_in=nan, loss_out=nan, loss_all=nan)
-        else:
-            loss = data.losses
-            frame.update(
-                loss_in=np.bincount(codes, weights=kw * loss, minlength=n_groups) / mass_in,
-                loss_out=np.bincount(codes, weights=c * (1 - w) * loss, minlength=n_groups) / mass_out,
-                loss_all=np.bincount(codes, weights=c * loss, minlength=n_groups) / count,
-            )
-    out = pd.DataFrame(frame)
-    for col in ("loss_in", "loss_out", "loss_all"):
-        out[col] = out[col].where(np.isfinite(out[col]))
-    return out
-
-
-def _by_surprise(frame: pd.DataFrame) -> pd.DataFrame:
-    with np.errstate(divide="ignore"):
-        distance = np.abs(np.log(frame["lift"].to_numpy(dtype=np.float64)))
-    order = np.lexsort((-frame["count"].to_numpy(), -distance, frame["p_value"].to_numpy()))
-    return frame.iloc[order].reset_index(drop=True)
+        for name, numerator, denominator in (
+            ("loss_in", kw, mass_in),
+            ("loss_out", c * (1 - w), mass_out),
+            ("loss_all", c, count),
+        ):
+            if data.losses is None:
+                columns[name] = np.full(n_groups, np.nan)
+            else:
+                mean = np.bincount(codes, weights=numerator * data.losses, minlength=n_groups) / denominator
+                columns[name] = np.where(np.isfinite(mean), mean, np.nan)
+        distance = np.abs(np.log(lift))
+    keep = np.flatnonzero((count > 0) & (count >= min_count))
+    order = keep[np.lexsort((-count[keep], -distance[keep], p[keep]))]
+    return {"group": names[order], **{key: value[order] for key, value in columns.items()}}
 
 
 def _check_confidence(confidence: float) -> float:
@@ -343,9 +343,7 @@ def breakdown(
         raise ValueError(f"the column has {len(groups)} values for {len(w)} examples")
     data = _weighted(w, loss, counts, allow_empty=True)
     codes, names = pd.factorize(groups, sort=False)
-    out = _group_stats(codes, len(names), data, confidence)
-    out.insert(0, "group", np.asarray(names, dtype=object).astype(str))
-    out = out[out["count"] > 0]
+    out = pd.DataFrame(_group_stats(codes, names, data, confidence))
     cols = ["group", "count", "share_in", "share_all", "lift", "loss_in", "loss_all"]
     out = out[cols + ["lift_low", "lift_high", "p_value", "loss_out"]]
     return out.sort_values(["lift", "count"], ascending=[False, False], kind="stable").reset_index(drop=True)
@@ -425,16 +423,14 @@ def describe(
     unknown = [c for c in columns if c not in frame.columns]
     if unknown:
         raise ValueError(f"unknown columns {unknown}; metadata has {list(frame.columns)}")
-    parts = []
+    parts: dict[str, list] = {key: [] for key in _DESCRIBE_COLUMNS}
     for column in columns:
         codes, names = pd.factorize(groups_of(frame[column], bins=bins), sort=False)
-        stats = _group_stats(codes, len(names), data, confidence)
-        stats.insert(0, "group", np.asarray(names, dtype=object).astype(str))
-        stats.insert(0, "column", column)
-        stats = stats[(stats["count"] > 0) & (stats["count"] >= min_count)]
-        parts.append(_by_surprise(stats))
-    out = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=_DESCRIBE_COLUMNS)
-    out = out[_DESCRIBE_COLUMNS]
+        stats = _group_stats(codes, np.asarray(names, dtype=object), data, confidence, min_count=min_count)
+        stats["column"] = np.full(len(stats["group"]), column, dtype=object)
+        for key, values in stats.items():
+            parts[key].append(values)
+    out = pd.DataFrame({key: np.concatenate(values) if values else [] for key, values in parts.items()})
     out.attrs.update(_overall(data))
     return out
 
@@ -659,9 +655,8 @@ def _sorted_union(*groups: list) -> list:
 
 def _class_table(values: pd.Series, name: str, data: _Weighted) -> pd.DataFrame:
     codes, uniques = _classes(values, name)
-    stats = _group_stats(codes, len(uniques), data, 0.95)
-    stats.insert(0, name, uniques)
-    return _by_surprise(stats[stats["count"] > 0])
+    stats = _group_stats(codes, pd.Index(uniques), data, 0.95)
+    return pd.DataFrame({name: stats.pop("group"), **stats})
 
 
 def label_summary(spotlight: Any, labels: Any, predictions: Any = None) -> LabelSummary:
