@@ -284,3 +284,52 @@ def test_saved_state_stays_small_for_50k_images():
     state.pop("_css", None)
     size = len(json.dumps(state, default=str))
     assert size < 1_000_000, f"saved state is {size} bytes"
+
+
+def test_methods_keep_their_own_history_and_selection(data):
+    ex, _ = make(data, size=0.04)
+    d = data[0]
+    assert [m["name"] for m in ex.methods] == ["spotlight", "highest-loss", "kmeans", "gmm"]
+    assert ex.methods[2]["noun"] == "cluster"
+    spot = ex.spotlight
+    ex.selected = [1, 2, 3]
+    ex.method = "kmeans"
+    assert ex.wait(60)
+    assert ex.status["state"] == "idle", ex.status
+    cluster = ex.spotlight
+    assert cluster.method == "kmeans" and cluster.rank == 0
+    assert ex.history[0]["label"] == "cluster" and len(ex.history) == 1
+    assert ex.selected == []
+    # The worst K-means cluster is mostly the planted group, and the gallery shows it.
+    assert np.isin(cluster.indices, d.planted[0]).mean() > 0.5
+    assert [it["index"] for it in ex.page_items] == list(cluster.indices[:48])
+    second = ex.next()
+    assert second.method == "kmeans" and second.rank == 1
+    assert second.weighted_loss <= cluster.weighted_loss
+    ex.selected = [7]
+    frame = ex.to_dataframe(0)
+    assert list(frame["index"]) == list(cluster.indices) and (frame["weight"] == 1).all()
+    # Back to the Spotlight: its history, result and selection are as they were, no new search.
+    ex.method = "spotlight"
+    assert ex.wait(10)
+    assert ex.spotlight is spot and len(ex.history) == 1 and ex.selected == [1, 2, 3]
+    ex.method = "kmeans"
+    assert ex.wait(10)
+    assert ex.spotlight is second and len(ex.history) == 2 and ex.selected == [7]
+
+
+def test_method_errors_are_clear(data):
+    d, images, _, _ = data
+    with pytest.raises(ValueError, match="unknown method"):
+        SpotlightExplorer(d.embeddings, d.losses, methods=["spotlight", "magic"])
+    with pytest.raises(ValueError, match="influence"):
+        SpotlightExplorer(d.embeddings, d.losses, methods=["infembed"])
+    with pytest.raises(ValueError, match="rows"):
+        SpotlightExplorer(d.embeddings, d.losses, influence=np.ones((3, 4)))
+    ex, _ = make(data, size=0.04, methods=["highest-loss", "spotlight"])
+    assert ex.method == "highest-loss" and ex.spotlight.method == "highest-loss"
+    ex.method = "gmm"
+    assert ex.method == "highest-loss" and "unknown method" in ex.error
+    # The highest-loss baseline has one slice per size: "next" says so instead of failing silently.
+    with pytest.raises(RuntimeError, match="no further"):
+        ex.next()

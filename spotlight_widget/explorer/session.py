@@ -1,8 +1,9 @@
 """The explorer's state and logic, without any widget: testable in plain Python.
 
-A session holds the data, every spotlight found so far (per size, in sequence), the
-history of what the user looked at, and the current selection. The widget forwards
-user actions here and publishes the results.
+A session holds the data and, for each slice finder it offers (the Spotlight and the
+companion methods of ``spotlight_widget.slices``), every result found so far (per size,
+in sequence) and the history of what the user looked at. The widget forwards user
+actions here and publishes the results.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import torch
 
 from .._inputs import as_matrix, as_vector, resolve_size
 from ..describe import breakdown
-from ..engine import SearchProgress, Spotlight, find_spotlights
+from ..engine import SearchCancelled, SearchProgress, Spotlight, find_spotlights
+from ..slices import SliceLike, find_slices
 from .thumbnails import ItemSource
 
 TABS = ("spotlight", "highest", "random")
@@ -27,8 +29,34 @@ MIN_FRACTION, MAX_FRACTION = 0.001, 0.1
 
 
 @dataclass(frozen=True)
+class MethodInfo:
+    """A slice finder as the explorer offers it."""
+
+    name: str
+    label: str
+    noun: str
+    title: str
+
+
+METHODS = {
+    "spotlight": MethodInfo(
+        "spotlight", "Spotlight", "spotlight", "A contiguous high-loss region of embedding space (d'Eon et al.)"
+    ),
+    "highest-loss": MethodInfo("highest-loss", "Highest loss", "slice", "The S examples with the highest loss"),
+    "kmeans": MethodInfo("kmeans", "K-means clusters", "cluster", "K-means clusters of the embeddings, worst first"),
+    "gmm": MethodInfo("gmm", "Gaussian mixture", "cluster", "Gaussian-mixture clusters of the embeddings, worst first"),
+    "infembed": MethodInfo(
+        "infembed", "InfEmbed", "slice", "K-means on influence embeddings (Wang et al.), lowest accuracy first"
+    ),
+}
+# Companion methods return their results in ranked batches: asking for a few at once
+# saves refitting a clustering for every "next".
+_BATCH = 5
+
+
+@dataclass(frozen=True)
 class HistoryEntry:
-    """One spotlight the user has seen: its size key and its rank in that size's sequence."""
+    """One result the user has seen: its size key and its rank in that size's sequence."""
 
     size: int
     rank: int
@@ -55,6 +83,8 @@ class ExplorerSession:
         device: str | torch.device | None = None,
         seed: int = 0,
         thumbnail_size: int = 96,
+        methods: Sequence[str] | None = None,
+        influence: Any = None,
     ):
         self.embeddings = as_matrix(embeddings, "embeddings", dtype=torch.float32, device="cpu")
         n = self.embeddings.shape[0]
@@ -69,14 +99,52 @@ class ExplorerSession:
         self.preset = preset
         self.device = device
         self.seed = seed
-        # Guards results, history and current: searches finish in a worker thread.
+        self.influence = (
+            None if influence is None else as_matrix(influence, "influence", dtype=torch.float32, device="cpu")
+        )
+        if self.influence is not None and self.influence.shape[0] != n:
+            raise ValueError(f"influence has {self.influence.shape[0]} rows but the embeddings have {n}")
+        self.methods = _check_methods(methods, has_influence=self.influence is not None)
+        self.method = self.methods[0]
+        # Guards results, histories and currents: searches finish in a worker thread.
         self.lock = threading.RLock()
-        self.results: dict[int, list[Spotlight]] = {}
-        self.history: list[HistoryEntry] = []
-        self.current = -1
+        self._results: dict[str, dict[int, list[SliceLike]]] = {m: {} for m in self.methods}
+        self._history: dict[str, list[HistoryEntry]] = {m: [] for m in self.methods}
+        self._current: dict[str, int] = dict.fromkeys(self.methods, -1)
         rng = np.random.default_rng(seed)
         self._random_order = rng.permutation(n)
         self._loss_order = np.argsort(-self.losses, kind="stable")
+
+    # -- methods --------------------------------------------------------------------------
+
+    @property
+    def results(self) -> dict[int, list[SliceLike]]:
+        """The current method's results: size -> its sequence of slices."""
+        return self._results[self.method]
+
+    @property
+    def history(self) -> list[HistoryEntry]:
+        """What the user has seen with the current method, in order."""
+        return self._history[self.method]
+
+    @property
+    def current(self) -> int:
+        """History position shown for the current method (-1: none yet)."""
+        return self._current[self.method]
+
+    @current.setter
+    def current(self, position: int) -> None:
+        self._current[self.method] = position
+
+    def set_method(self, name: str) -> None:
+        """Switch to another offered method; its own history and results come back with it."""
+        if name not in self.methods:
+            raise ValueError(f"unknown method {name!r}; this explorer offers {', '.join(self.methods)}")
+        self.method = name
+
+    def method_rows(self) -> list[dict]:
+        """The method selector's entries."""
+        return [dict(vars(METHODS[m])) for m in self.methods]
 
     # -- sizes and searches -------------------------------------------------------------
 
@@ -97,43 +165,70 @@ class ExplorerSession:
         progress: Callable[[SearchProgress], Any] | None = None,
         cancel: threading.Event | None = None,
     ) -> HistoryEntry:
-        """Find (or recall) the first spotlight of ``size``, or the next one in its sequence.
+        """Find (or recall) the current method's first result at ``size``, or the next one.
 
-        Results already computed come back at once; a new size warm-starts from the
-        spotlight being shown. Adds the result to the history and makes it current.
+        Results already computed come back at once; with the Spotlight, a new size
+        warm-starts from the spotlight being shown. Adds the result to the method's
+        history and makes it current.
         """
         with self.lock:
-            found = list(self.results.get(size, []))
-            rank = len(found) if next_rank else 0
-            init = self.spotlight() if (not found and self.history and self.preset == "fast") else None
+            method = self.method
+            found = list(self._results[method].get(size, []))
+            seen = [e.rank for e in self._history[method] if e.size == size]
+            # Companion methods fetch results in batches: "next" follows what was shown.
+            rank = max(seen, default=-1) + 1 if next_rank else 0
+            warm = method == "spotlight" and not found and self.history and self.preset == "fast"
+            init = self.spotlight() if warm else None
         if rank >= len(found):
             # The slow part runs without the lock, so the gallery stays usable meanwhile.
-            (new,) = find_spotlights(
-                self.embeddings,
-                self.losses,
-                n=1,
-                size=size,
-                counts=self.counts,
-                preset=self.preset,
-                init=init,
-                after=found,
-                device=self.device,
-                seed=self.seed,
-                progress=progress,
-                cancel=cancel,
-            )
+            if method == "spotlight":
+                new = find_spotlights(
+                    self.embeddings,
+                    self.losses,
+                    n=1,
+                    size=size,
+                    counts=self.counts,
+                    preset=self.preset,
+                    init=init,
+                    after=found,
+                    device=self.device,
+                    seed=self.seed,
+                    progress=progress,
+                    cancel=cancel,
+                )
+            else:
+                new = self._companion(method, size, rank)[len(found) :]
+                # A companion fit cannot be interrupted: drop its result if the user moved on.
+                if cancel is not None and cancel.is_set():
+                    raise SearchCancelled(f"the {method} search was cancelled")
         with self.lock:
-            stored = self.results.setdefault(size, [])
-            if rank == len(stored):
-                stored.append(new)
+            stored = self._results[method].setdefault(size, [])
+            if rank >= len(stored) and len(stored) == len(found):
+                stored.extend(new)
+            if rank >= len(stored):
+                info = METHODS[method]
+                raise LookupError(f"{info.label} has no further {info.noun} at this size")
             entry = HistoryEntry(size, rank)
-            if entry not in self.history:
-                self.history.append(entry)
-            self.current = self.history.index(entry)
+            history = self._history[method]
+            if entry not in history:
+                history.append(entry)
+            self._current[method] = history.index(entry)
             return entry
 
-    def spotlight(self, position: int | None = None) -> Spotlight:
-        """The spotlight at a history position (default: the current one)."""
+    def _companion(self, method: str, size: int, rank: int) -> list[SliceLike]:
+        """The first ``rank + 1`` (at least a batch of) results of a companion method."""
+        embeddings = self.influence if method == "infembed" else self.embeddings
+        wanted = max(rank + 1, _BATCH)
+        return list(find_slices(method, embeddings, self.losses, n=wanted, size=size, seed=self.seed))
+
+    def current_size(self) -> int:
+        """S the current result was asked for (a cluster's own size may differ)."""
+        if not self.history:
+            raise LookupError("no spotlight has been found yet")
+        return self.history[self.current].size
+
+    def spotlight(self, position: int | None = None) -> SliceLike:
+        """The result at a history position (default: the current one) of the current method."""
         position = self.current if position is None else position
         if not self.history:
             raise LookupError("no spotlight has been found yet")
@@ -143,8 +238,9 @@ class ExplorerSession:
         return self.results[entry.size][entry.rank]
 
     def history_rows(self) -> list[dict]:
-        """The history strip: one row per spotlight seen."""
+        """The history strip: one row per result seen with the current method."""
         rows = []
+        noun = METHODS[self.method].noun
         for entry in self.history:
             sp = self.results[entry.size][entry.rank]
             rows.append(
@@ -153,10 +249,11 @@ class ExplorerSession:
                     "size": sp.size,
                     "fraction": sp.size / self.n,
                     "weighted_loss": sp.weighted_loss,
-                    "top_loss": sp.top_loss,
-                    "mass": sp.mass,
+                    "top_loss": _top_loss(sp, self.losses),
+                    "mass": float(np.sum(sp.weights)),
                     "members": len(sp.indices),
                     "caption": "",
+                    "label": noun,
                 }
             )
         return rows
@@ -286,6 +383,28 @@ class ExplorerSession:
         frame = breakdown(self.spotlight().weights, self.losses, values, counts=self.counts)
         frame = frame.replace({np.nan: None})
         return frame.to_dict(orient="records")
+
+
+def _top_loss(sp: SliceLike, losses: np.ndarray) -> float:
+    top = sp.top_indices
+    return float(losses[top].mean()) if len(top) else float("nan")
+
+
+def _check_methods(methods: Sequence[str] | None, *, has_influence: bool) -> tuple[str, ...]:
+    if methods is None:
+        default = ["spotlight", "highest-loss", "kmeans", "gmm"]
+        return tuple(default + (["infembed"] if has_influence else []))
+    if isinstance(methods, str):
+        methods = [methods]
+    chosen = list(dict.fromkeys(methods))
+    if not chosen:
+        raise ValueError("methods must name at least one slice finder")
+    unknown = [m for m in chosen if m not in METHODS]
+    if unknown:
+        raise ValueError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
+    if "infembed" in chosen and not has_influence:
+        raise ValueError("the infembed method needs influence embeddings: pass influence= (see influence_embeddings)")
+    return tuple(chosen)
 
 
 def _check_metadata(metadata: Any, n: int) -> pd.DataFrame | None:

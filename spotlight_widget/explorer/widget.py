@@ -12,10 +12,11 @@ import anywidget
 import pandas as pd
 import traitlets as t
 
-from ..engine import SearchProgress, Spotlight
+from ..engine import SearchProgress
+from ..slices import SliceLike
 from . import messages
 from .jobs import Jobs
-from .session import TABS, ExplorerSession
+from .session import METHODS, TABS, ExplorerSession
 
 STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
 _TEXT_PREVIEW = 400
@@ -45,6 +46,13 @@ class SpotlightExplorer(anywidget.AnyWidget):
         Names for integer labels and predictions.
     size : float or int
         Starting spotlight size: a fraction of the data (0.001 to 0.1) or a number of examples.
+    methods : sequence of str, optional
+        Slice finders offered in the method selector, the first one shown first. Default:
+        "spotlight", "highest-loss", "kmeans", "gmm", and "infembed" when ``influence``
+        is given. Each keeps its own history and selection.
+    influence : array-like, optional
+        (N, D) influence embeddings of the same examples (``influence_embeddings``), for
+        the "infembed" method.
     counts : array-like, optional
         (N,) multiplicities, as in ``find_spotlight``.
     preset, device, seed
@@ -82,6 +90,8 @@ class SpotlightExplorer(anywidget.AnyWidget):
     breakdown_column = t.Unicode("").tag(sync=True)
     breakdown = t.List().tag(sync=True)
     error = t.Unicode("").tag(sync=True)
+    method = t.Unicode("spotlight").tag(sync=True)
+    methods = t.List().tag(sync=True)
     # The example open in the detail panel (-1: closed); written by the front end.
     detail = t.Int(-1).tag(sync=True)
 
@@ -102,6 +112,8 @@ class SpotlightExplorer(anywidget.AnyWidget):
         seed: int = 0,
         page_size: int = 48,
         thumbnail_size: int = 96,
+        methods: Sequence[str] | None = None,
+        influence: Any = None,
     ):
         self._session = ExplorerSession(
             embeddings,
@@ -116,8 +128,12 @@ class SpotlightExplorer(anywidget.AnyWidget):
             device=device,
             seed=seed,
             thumbnail_size=thumbnail_size,
+            methods=methods,
+            influence=influence,
         )
         start = self._session.size_count(size)
+        # Each method keeps its own selection; the `selected` trait shows the current one's.
+        self._selections: dict[str, list[int]] = {}
         self._jobs = Jobs()
         self._quiet = False
         s = self._session
@@ -130,6 +146,8 @@ class SpotlightExplorer(anywidget.AnyWidget):
             columns=columns,
             breakdown_column=columns[0] if columns else "",
             size=start / s.n,
+            method=s.method,
+            methods=s.method_rows(),
             status={"state": "idle", "progress": 0.0, "message": ""},
         )
         self.on_msg(self._on_message)
@@ -139,24 +157,24 @@ class SpotlightExplorer(anywidget.AnyWidget):
     # -- Python API -----------------------------------------------------------------------
 
     @property
-    def spotlights(self) -> list[Spotlight]:
-        """Every spotlight found so far, in the order of the history strip."""
+    def spotlights(self) -> list[SliceLike]:
+        """Every result of the current method so far, in the order of the history strip."""
         with self._session.lock:
             return [self._session.spotlight(i) for i in range(len(self._session.history))]
 
     @property
-    def spotlight(self) -> Spotlight:
-        """The spotlight being shown."""
+    def spotlight(self) -> SliceLike:
+        """The result being shown (a ``Spotlight`` when the method is "spotlight")."""
         return self._session.spotlight()
 
-    def next(self, *, wait: bool = True) -> Spotlight | None:
-        """Find the next spotlight at the current size (paper Eq. 6), like the button."""
+    def next(self, *, wait: bool = True) -> SliceLike | None:
+        """Find the next result at the current size, like the button (paper Eq. 6 for spotlights)."""
         self._wait_first()
-        self._search(self._session.spotlight().size, next_rank=True)
+        self._search(self._session.current_size(), next_rank=True)
         return self._finish(wait)
 
-    def show(self, k: int) -> Spotlight:
-        """Show the k-th spotlight of the history strip."""
+    def show(self, k: int) -> SliceLike:
+        """Show the k-th result of the history strip."""
         self._wait_first()
         spot = self._session.spotlight(k)
         self.current = k % len(self._session.history)
@@ -166,13 +184,13 @@ class SpotlightExplorer(anywidget.AnyWidget):
         """Block until the running search (if any) has finished; True when idle."""
         return self._jobs.wait(timeout)
 
-    def to_dataframe(self, spotlight: int | Spotlight | None = None) -> pd.DataFrame:
+    def to_dataframe(self, spotlight: int | SliceLike | None = None) -> pd.DataFrame:
         """The selection (default) or a spotlight's members, with every metadata column.
 
         Parameters
         ----------
-        spotlight : int or Spotlight, optional
-            A history position or a Spotlight: export its members (highest weight first)
+        spotlight : int, Spotlight or Slice, optional
+            A history position or a result: export its members (highest weight first)
             with its weights. Default: the selected examples, with the current weights.
         """
         s = self._session
@@ -190,7 +208,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
         if not self._session.history:
             raise RuntimeError(self.error or "no spotlight could be found")
 
-    def _finish(self, wait: bool) -> Spotlight | None:
+    def _finish(self, wait: bool) -> SliceLike | None:
         if not wait:
             return None
         self.wait()
@@ -199,7 +217,9 @@ class SpotlightExplorer(anywidget.AnyWidget):
         return self._session.spotlight()
 
     def _search(self, size: int, *, next_rank: bool = False) -> None:
-        self.status = {"state": "running", "progress": 0.0, "message": f"searching S = {size}"}
+        method = self._session.method
+        doing = "searching" if method == "spotlight" else f"fitting {METHODS[method].label}:"
+        self.status = {"state": "running", "progress": 0.0, "message": f"{doing} S = {size}"}
 
         def progress(p: SearchProgress) -> None:
             self.status = {
@@ -232,7 +252,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
             self._quiet = True
             try:
                 self.current = s.current
-                self.size = s.spotlight().size / s.n
+                self.size = s.current_size() / s.n
             finally:
                 self._quiet = False
             if self.tab == "spotlight":
@@ -300,6 +320,33 @@ class SpotlightExplorer(anywidget.AnyWidget):
             self.page = 0
         self._publish_page()
 
+    @t.observe("method")
+    def _on_method(self, change) -> None:
+        s = self._session
+        try:
+            with s.lock:
+                self._selections[s.method] = list(self.selected)
+                s.set_method(change["new"])
+                has_results = bool(s.history)
+        except ValueError as exc:
+            self.error = str(exc)
+            self.method = change["old"]
+            return
+        self.selected = self._selections.get(change["new"], [])
+        if has_results:
+            self._publish_spotlight()
+        else:
+            with self.hold_sync():
+                self.history = []
+                self._quiet = True
+                try:
+                    self.current = -1
+                finally:
+                    self._quiet = False
+                self._publish_page()
+                self.breakdown = []
+            self._search(s.size_count(self.size))
+
     @t.observe("breakdown_column")
     def _on_breakdown_column(self, change) -> None:
         self._publish_breakdown()
@@ -346,7 +393,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
         if isinstance(request, messages.Next):
             if not s.history:
                 raise messages.RequestError("wait for the first spotlight")
-            self._search(s.spotlight().size, next_rank=True)
+            self._search(s.current_size(), next_rank=True)
             return {"id": request.id, "ok": True}, []
         if isinstance(request, messages.Select):
             with s.lock:
