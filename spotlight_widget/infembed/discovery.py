@@ -1,0 +1,301 @@
+"""Slice discovery on influence embeddings: InfEmbed (Algorithm 1) and InfEmbed-Rule (Section 3.4)."""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import torch
+
+from .._inputs import as_matrix, as_vector, resolve_size
+from ..slices import Slice
+from ._checks import nonnegative_float, positive_int
+from .kmeans import normalized_kmeans
+
+Kind = Literal["auto", "correct", "loss"]
+
+
+@dataclass(frozen=True)
+class _Outcomes:
+    """Per-example outcomes: ``bad`` is the loss, or the 0/1 error when ``correct`` is set."""
+
+    bad: np.ndarray
+    correct: bool
+
+    def score(self, rows: np.ndarray) -> float:
+        """Accuracy of ``rows`` (correctness) or their mean loss."""
+        mean = float(self.bad[rows].mean())
+        return 1.0 - mean if self.correct else mean
+
+    def details(self, rows: np.ndarray) -> dict[str, float]:
+        if self.correct:
+            return {"accuracy": self.score(rows)}
+        return {"mean_loss": self.score(rows)}
+
+
+def _embeddings(emb: Any) -> np.ndarray:
+    x = as_matrix(emb, "influence embeddings", dtype=torch.float64).numpy()
+    if x.shape[0] < 2:
+        raise ValueError(f"slice discovery needs at least 2 examples; got {x.shape[0]}")
+    return x
+
+
+def _outcomes(values: Any, n: int, kind: Kind) -> _Outcomes:
+    if kind not in ("auto", "correct", "loss"):
+        raise ValueError(f"kind must be 'auto', 'correct' or 'loss'; got {kind!r}")
+    raw = values.detach().cpu().numpy() if isinstance(values, torch.Tensor) else values
+    is_bool = getattr(np.asarray(raw), "dtype", None) == np.bool_
+    v = as_vector(values, "losses_or_correct", length=n, dtype=torch.float64).numpy()
+    binary = bool(np.isin(v, (0.0, 1.0)).all())
+    if kind == "auto":
+        if is_bool:
+            kind = "correct"
+        elif binary and np.asarray(raw).dtype.kind in "iu":
+            raise ValueError(
+                "losses_or_correct holds 0/1 integers: pass kind='correct' (1 = correct prediction) "
+                "or kind='loss' (1 = error), or a bool array of correctness"
+            )
+        else:
+            kind = "loss"
+    if kind == "correct":
+        if not binary:
+            raise ValueError("kind='correct' needs 0/1 or True/False values (True = correct prediction)")
+        return _Outcomes(1.0 - v, correct=True)
+    return _Outcomes(v, correct=False)
+
+
+def _slice(method: str, rows: np.ndarray, x: np.ndarray, out: _Outcomes, rank: int, info: dict[str, Any]) -> Slice:
+    weights = np.zeros(x.shape[0])
+    weights[rows] = 1.0
+    info = {**info, **out.details(rows), "influence_sum": x[rows].sum(0)}
+    return Slice(method, weights, out.bad, rank=rank, score=out.score(rows), info=info)
+
+
+def _worst_first(groups: list[np.ndarray], out: _Outcomes) -> list[int]:
+    # Worst first: lowest accuracy / highest loss, then larger, then first found.
+    key = [(out.score(g) if out.correct else -out.score(g), -g.size, i) for i, g in enumerate(groups)]
+    return [i for *_, i in sorted(key)]
+
+
+def infembed(
+    emb: Any,
+    losses_or_correct: Any,
+    k: int = 10,
+    *,
+    n: int | None = None,
+    kind: Kind = "auto",
+    min_size: int = 1,
+    normalize: bool = True,
+    n_init: int = 3,
+    max_iter: int = 100,
+    seed: int = 0,
+) -> list[Slice]:
+    """InfEmbed: K-means on influence embeddings, clusters ranked worst first (Algorithm 1).
+
+    Parameters
+    ----------
+    emb : array-like, (N, D)
+        Influence embeddings of the test examples (``InfluenceEmbeddings.test``), or any
+        embeddings.
+    losses_or_correct : array-like, (N,)
+        Per-example losses, or correctness as bools (True = correct prediction). Slices are
+        ranked by accuracy (lowest first) with correctness, by mean loss (highest first)
+        with losses.
+    k : int
+        Number of clusters (slices) the test data is partitioned into.
+    n : int, optional
+        Return only the ``n`` worst slices; default all non-empty clusters.
+    kind : {"auto", "correct", "loss"}
+        How to read ``losses_or_correct``. "auto": bools are correctness, floats are
+        losses; 0/1 integers are ambiguous and raise, asking for ``kind``.
+    min_size : int
+        Clusters with fewer examples are not returned.
+    normalize : bool
+        Normalise the centroids every iteration (the paper's recommendation); False runs
+        ordinary K-means.
+    n_init, max_iter : int
+        K-means starts and iterations per start.
+    seed : int
+        Seeds the K-means starts.
+
+    Returns
+    -------
+    list of Slice
+        Method "infembed", hard 0/1 weights, ranked worst first (``rank`` 0, 1, ...).
+        ``losses`` are the losses (or the 0/1 errors with correctness), ``score`` the
+        accuracy (correctness) or mean loss; ``info`` holds "cluster", "k", "accuracy" or
+        "mean_loss", and "influence_sum" (the members' summed embeddings, for
+        :func:`slice_opponents`).
+    """
+    x = _embeddings(emb)
+    out = _outcomes(losses_or_correct, x.shape[0], kind)
+    k = positive_int(k, "k")
+    if k > x.shape[0]:
+        raise ValueError(f"k ({k}) cannot exceed the number of examples ({x.shape[0]})")
+    min_size = positive_int(min_size, "min_size")
+    if n is not None:
+        n = positive_int(n, "n")
+    fit = normalized_kmeans(
+        x,
+        k,
+        n_init=positive_int(n_init, "n_init"),
+        max_iter=positive_int(max_iter, "max_iter"),
+        seed=seed,
+        normalize=normalize,
+    )
+    groups = [np.flatnonzero(fit.labels == c) for c in range(k)]
+    clusters = [c for c in range(k) if groups[c].size >= min_size]
+    order = [clusters[i] for i in _worst_first([groups[c] for c in clusters], out)][:n]
+    return [_slice("infembed", groups[c], x, out, r, {"cluster": c, "k": k}) for r, c in enumerate(order)]
+
+
+def infembed_rule(
+    emb: Any,
+    losses_or_correct: Any,
+    *,
+    max_accuracy: float | None = None,
+    min_loss: float | None = None,
+    min_size: int = 25,
+    branching: int = 3,
+    max_depth: int = 10,
+    kind: Kind = "auto",
+    normalize: bool = True,
+    n_init: int = 3,
+    seed: int = 0,
+) -> list[Slice]:
+    """InfEmbed-Rule: split recursively until the slices meet a rule (paper Section 3.4).
+
+    The test set is split into ``branching`` clusters by K-means on the influence
+    embeddings; a cluster that meets the rule (at least ``min_size`` examples and accuracy
+    at most ``max_accuracy``, or mean loss at least ``min_loss``) is returned as it is and
+    not split further; one too small to meet it is dropped (its parts would be smaller);
+    any other is split again, up to ``max_depth`` levels.
+
+    Parameters
+    ----------
+    emb : array-like, (N, D)
+        Influence embeddings of the test examples.
+    losses_or_correct : array-like, (N,)
+        Correctness as bools (True = correct) for an accuracy rule, or losses for a loss rule.
+    max_accuracy : float, optional
+        Rule with correctness: accuracy <= max_accuracy. Default 0.4 (the paper's).
+    min_loss : float, optional
+        Rule with losses (required then): mean loss >= min_loss.
+    min_size : int
+        Rule: at least this many examples. Default 25 (the paper's).
+    branching : int
+        B, clusters per split (>= 2). The paper uses 3; 2 gave similar results.
+    max_depth : int
+        Levels of splitting at most.
+    kind, normalize, n_init, seed
+        As in :func:`infembed`.
+
+    Returns
+    -------
+    list of Slice
+        Method "infembed-rule", disjoint hard slices meeting the rule, worst first; empty
+        when none does. ``info`` has "depth", "path" (cluster at each level), the accuracy
+        or mean loss, and "influence_sum".
+    """
+    x = _embeddings(emb)
+    out = _outcomes(losses_or_correct, x.shape[0], kind)
+    min_size = positive_int(min_size, "min_size")
+    branching = positive_int(branching, "branching")
+    if branching < 2:
+        raise ValueError(f"branching must be >= 2 (clusters per split); got {branching}")
+    max_depth = positive_int(max_depth, "max_depth")
+    n_init = positive_int(n_init, "n_init")
+    meets = _rule(out, max_accuracy, min_loss)
+    found: list[tuple[np.ndarray, tuple[int, ...]]] = []
+    calls = iter(range(1 << 30))
+
+    def split(rows: np.ndarray, path: tuple[int, ...]) -> None:
+        k = min(branching, rows.size)
+        labels = normalized_kmeans(x[rows], k, n_init=n_init, seed=seed + next(calls), normalize=normalize).labels
+        parts = [rows[labels == c] for c in range(k)]
+        if sum(p.size > 0 for p in parts) < 2:
+            return  # identical embeddings: no split separates them
+        for c, part in enumerate(parts):
+            if part.size < min_size:
+                continue
+            if meets(part):
+                found.append((part, (*path, c)))
+            elif len(path) + 1 < max_depth:
+                split(part, (*path, c))
+
+    split(np.arange(x.shape[0]), ())
+    order = _worst_first([rows for rows, _ in found], out)
+    return [
+        _slice("infembed-rule", found[i][0], x, out, r, {"depth": len(found[i][1]), "path": found[i][1]})
+        for r, i in enumerate(order)
+    ]
+
+
+def _rule(out: _Outcomes, max_accuracy: float | None, min_loss: float | None):
+    if out.correct:
+        if min_loss is not None:
+            raise ValueError("min_loss applies to losses; with correctness use max_accuracy")
+        limit = 0.4 if max_accuracy is None else nonnegative_float(max_accuracy, "max_accuracy")
+        if limit > 1:
+            raise ValueError(f"max_accuracy must be in [0, 1]; got {limit}")
+        return lambda rows: out.score(rows) <= limit
+    if max_accuracy is not None:
+        raise ValueError("max_accuracy needs correctness (a bool array, or kind='correct'); with losses use min_loss")
+    if min_loss is None:
+        raise ValueError("with losses, pass min_loss=... (the rule: mean loss >= min_loss), or give correctness")
+    if isinstance(min_loss, bool) or not isinstance(min_loss, numbers.Real) or not np.isfinite(min_loss):
+        raise ValueError(f"min_loss must be a finite number; got {min_loss!r}")
+    return lambda rows: out.score(rows) >= min_loss
+
+
+def infembed_slices(
+    embeddings: Any,
+    losses: Any,
+    *,
+    n: int = 3,
+    size: float | int = 0.02,
+    seed: int = 0,
+    progress: Any = None,
+    k: int | None = None,
+    **options: Any,
+) -> list[Slice]:
+    """InfEmbed in the shape of ``find_slices``: the ``n`` highest-loss clusters.
+
+    Parameters
+    ----------
+    embeddings : array-like, (N, D)
+        Precomputed influence embeddings (see :func:`influence_embeddings`).
+    losses : array-like, (N,)
+        Per-example losses.
+    n : int
+        Slices returned, highest mean loss first.
+    size : float or int
+        S, a fraction or a count: sets ``k`` to about N / S so clusters have about that
+        size, as for the K-means baseline.
+    seed : int
+        Seeds K-means.
+    progress : callable, optional
+        Receives ``SearchProgress`` at the start ("fit") and end ("rank").
+    k : int, optional
+        Number of clusters, overriding ``size``.
+    **options
+        Passed to :func:`infembed` (``min_size``, ``normalize``, ``n_init``, ``max_iter``).
+
+    Returns
+    -------
+    list of Slice
+    """
+    from ..engine.optimize import SearchProgress
+
+    x = _embeddings(embeddings)
+    if k is None:
+        s = resolve_size(size, float(x.shape[0]), x.shape[0])
+        k = int(min(x.shape[0], max(2, round(x.shape[0] / s))))
+    if progress is not None:
+        progress(SearchProgress(step=0, total=1, objective=float("nan"), stage="fit"))
+    found = infembed(x, losses, k, n=n, kind="loss", seed=seed, **options)
+    if progress is not None:
+        progress(SearchProgress(step=1, total=1, objective=float("nan"), stage="rank"))
+    return found
