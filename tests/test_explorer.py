@@ -333,3 +333,38 @@ def test_method_errors_are_clear(data):
     # The highest-loss baseline has one slice per size: "next" says so instead of failing silently.
     with pytest.raises(RuntimeError, match="no further"):
         ex.next()
+
+
+def test_history_captions_say_what_the_spotlight_is(data):
+    ex, _ = make(data, size=0.04)
+    text = ex.history[0]["caption"]
+    # The planted group dominates the first spotlight: the caption says so, as plain text.
+    assert "group planted" in text and "overall" in text and "mean loss" in text
+    assert "<img" not in text
+
+
+def test_figures_of_each_view(data):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    ex, _ = make(data, size=0.04)
+    gallery = ex.figure("gallery", n=6, ncols=3)
+    assert isinstance(gallery, Figure) and sum(ax.has_data() for ax in gallery.axes) >= 6
+    assert gallery.get_suptitle().startswith("Spotlight #1, S = 60: mean loss")
+    ex.breakdown_column = "group"
+    bars = ex.figure("breakdown")
+    assert any("planted" in t.get_text() for ax in bars.axes for t in ax.get_yticklabels())
+    ex.size = 0.02
+    assert ex.wait(60)
+    assert len(ex.figure("sizes", n=4).axes) >= 8
+    assert isinstance(ex.figure("size-loss"), Figure)
+    with pytest.raises(ValueError, match="unknown view"):
+        ex.figure("pie")
+    d = data[0]
+    on_texts = SpotlightExplorer(d.embeddings, d.losses, [f"text {i}" for i in range(d.losses.shape[0])], size=0.04)
+    assert on_texts.wait(60)
+    with pytest.raises(ValueError, match="no images"):
+        on_texts.figure("gallery")

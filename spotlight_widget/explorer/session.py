@@ -8,6 +8,7 @@ actions here and publishes the results.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 from collections.abc import Callable, Sequence
@@ -19,12 +20,13 @@ import pandas as pd
 import torch
 
 from .._inputs import as_matrix, as_vector, resolve_size
-from ..describe import breakdown
+from ..describe import breakdown, caption
 from ..engine import SearchCancelled, SearchProgress, Spotlight, find_spotlights
 from ..slices import SliceLike, find_slices
 from .thumbnails import ItemSource
 
 TABS = ("spotlight", "highest", "random")
+FIGURES = ("gallery", "breakdown", "sizes", "size-loss")
 MIN_FRACTION, MAX_FRACTION = 0.001, 0.1
 
 
@@ -52,6 +54,8 @@ METHODS = {
 # Companion methods return their results in ranked batches: asking for a few at once
 # saves refitting a clustering for every "next".
 _BATCH = 5
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,8 @@ class ExplorerSession:
         self._results: dict[str, dict[int, list[SliceLike]]] = {m: {} for m in self.methods}
         self._history: dict[str, list[HistoryEntry]] = {m: [] for m in self.methods}
         self._current: dict[str, int] = dict.fromkeys(self.methods, -1)
+        self._captions: dict[tuple[str, int, int], str] = {}
+        self._named_columns: dict[str, np.ndarray | None] = {}
         rng = np.random.default_rng(seed)
         self._random_order = rng.permutation(n)
         self._loss_order = np.argsort(-self.losses, kind="stable")
@@ -252,11 +258,35 @@ class ExplorerSession:
                     "top_loss": _top_loss(sp, self.losses),
                     "mass": float(np.sum(sp.weights)),
                     "members": len(sp.indices),
-                    "caption": "",
+                    "caption": self._caption(entry),
                     "label": noun,
                 }
             )
         return rows
+
+    def _caption(self, entry: HistoryEntry) -> str:
+        key = (self.method, entry.size, entry.rank)
+        if key not in self._captions:
+            sp = self.results[entry.size][entry.rank]
+            try:
+                text = caption(
+                    sp, self.metadata, labels=self._named("labels"), predictions=self._named("predictions")
+                )
+            except (ValueError, TypeError):
+                # A caption is a convenience: odd metadata must not stop the result from showing.
+                log.warning("no caption for %s", sp, exc_info=True)
+                text = ""
+            self._captions[key] = text
+        return self._captions[key]
+
+    def _named(self, which: str) -> np.ndarray | None:
+        """Labels or predictions as the display names the gallery shows (cached)."""
+        if which not in self._named_columns:
+            column = self.labels if which == "labels" else self.predictions
+            self._named_columns[which] = (
+                None if column is None else np.array([self._name(column, i) for i in range(self.n)], dtype=object)
+            )
+        return self._named_columns[which]
 
     # -- gallery --------------------------------------------------------------------------
 
@@ -368,21 +398,54 @@ class ExplorerSession:
             cols.append("prediction")
         return cols
 
+    def column_values(self, column: str) -> Any:
+        """One breakdown column's values for every example."""
+        names = [str(c) for c in self.metadata.columns] if self.metadata is not None else []
+        if column in names:
+            return self.metadata[self.metadata.columns[names.index(column)]]
+        if column == "label" and self.labels is not None:
+            return self._named("labels")
+        if column == "prediction" and self.predictions is not None:
+            return self._named("predictions")
+        raise ValueError(f"unknown column {column!r}")
+
     def breakdown_rows(self, column: str) -> list[dict]:
-        """The breakdown of one column for the current spotlight, as JSON-ready rows."""
+        """The breakdown of one column for the current result, as JSON-ready rows."""
         if not self.history or not column:
             return []
-        if self.metadata is not None and column in [str(c) for c in self.metadata.columns]:
-            values = self.metadata[self.metadata.columns[[str(c) for c in self.metadata.columns].index(column)]]
-        elif column == "label" and self.labels is not None:
-            values = [self._name(self.labels, i) for i in range(self.n)]
-        elif column == "prediction" and self.predictions is not None:
-            values = [self._name(self.predictions, i) for i in range(self.n)]
-        else:
-            raise ValueError(f"unknown column {column!r}")
-        frame = breakdown(self.spotlight().weights, self.losses, values, counts=self.counts)
+        frame = breakdown(self.spotlight().weights, self.losses, self.column_values(column), counts=self.counts)
         frame = frame.replace({np.nan: None})
         return frame.to_dict(orient="records")
+
+    # -- figures --------------------------------------------------------------------------
+
+    def figure(self, view: str, *, column: str | None = None, **options: Any):
+        """A matplotlib figure of one view of the current result; see ``SpotlightExplorer.figure``."""
+        from .. import figures
+
+        if view not in FIGURES:
+            raise ValueError(f"unknown view {view!r}; one of {', '.join(FIGURES)}")
+        sp = self.spotlight()
+        if view == "gallery":
+            names = {"labels": self._named("labels"), "predictions": self._named("predictions")}
+            title = (
+                f"{METHODS[self.method].label} #{sp.rank + 1}, S = {sp.size}: "
+                f"mean loss {sp.weighted_loss:.3g} vs {self.losses.mean():.3g} overall"
+            )
+            return figures.gallery_figure(sp, self.items.images(), **(names | {"title": title} | options))
+        if view == "breakdown":
+            if not column:
+                columns = self.columns()
+                if not columns:
+                    raise ValueError("no metadata columns to break down: pass metadata=, labels= or predictions=")
+                column = columns[0]
+            return figures.breakdown_figure(sp, {column: self.column_values(column)}, column=column, **options)
+        if view == "sizes":
+            sizes = sorted({e.size for e in self.history})
+            return figures.sizes_figure([self.results[size][0] for size in sizes], self.items.images(), **options)
+        shown = [self.spotlight(i) for i in range(len(self.history))]
+        clusters = find_slices("kmeans", self.embeddings, self.losses, n=self.n, size=self.current_size(), seed=self.seed)
+        return figures.size_loss_figure(shown, clusters, losses=self.losses, **options)
 
 
 def _top_loss(sp: SliceLike, losses: np.ndarray) -> float:

@@ -133,6 +133,12 @@ class ItemSource:
             return ("images", list(items)) if looks_like_paths else ("texts", [str(it) for it in items])
         return "images", list(items)
 
+    def images(self) -> Sequence[np.ndarray]:
+        """The images as a sequence of arrays, each loaded only when indexed (for figures)."""
+        if self.kind != "images":
+            raise ValueError("these examples have no images")
+        return _LazyImages(self)
+
     def text(self, index: int) -> str | None:
         return self._items[index] if self.kind == "texts" else None
 
@@ -163,6 +169,19 @@ class ItemSource:
                 image = image.convert("RGBA" if "A" in image.mode else "RGB")
             return np.asarray(image)
         return np.asarray(item)
+
+
+class _LazyImages(Sequence):
+    def __init__(self, source: ItemSource):
+        self._source = source
+
+    def __len__(self) -> int:
+        return len(self._source._items)
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        return np.asarray(self._source._load(int(index)))
 
 
 _IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".gif", ".bmp", ".webp", ".tif", ".tiff"}

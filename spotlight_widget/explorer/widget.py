@@ -200,6 +200,34 @@ class SpotlightExplorer(anywidget.AnyWidget):
             chosen = s.spotlight(spotlight) if isinstance(spotlight, int) else spotlight
             return s.to_dataframe(spotlight=chosen)
 
+    def figure(self, view: str = "gallery", **options: Any):
+        """A view of the current result as a matplotlib figure, for reports and papers.
+
+        Needs matplotlib (``pip install 'spotlight-widget[figures]'``).
+
+        Parameters
+        ----------
+        view : {"gallery", "breakdown", "sizes", "size-loss"}
+            "gallery": the result's highest-weight images (``figures.gallery_figure``);
+            "breakdown": shares in the result vs overall for one column (``column=``,
+            default: the column the explorer shows; ``figures.breakdown_figure``);
+            "sizes": the first result of every size looked at, one row each
+            (``figures.sizes_figure``, the paper's Figure D1); "size-loss": size against
+            mean loss of the results in the history strip against K-means clusters at
+            the current size (``figures.size_loss_figure``, the paper's Figure B1).
+        **options
+            Passed to the figure function (e.g. ``n=``, ``ncols=``, ``top=``).
+
+        Returns
+        -------
+        matplotlib.figure.Figure
+        """
+        self._wait_first()
+        if view == "breakdown":
+            options.setdefault("column", self.breakdown_column or None)
+        with self._session.lock:
+            return self._session.figure(view, **options)
+
     # -- searches -------------------------------------------------------------------------
 
     def _wait_first(self) -> None:
