@@ -11,11 +11,14 @@ export const MAX_PER_REQUEST = 200;
 export class ThumbCache {
   /**
    * @param {Model} model
-   * @param {{capacity?: number}} [options]  how many URLs to keep (the shown ones are always kept)
+   * @param {{capacity?: number, source?: "data" | "train"}} [options]  how many URLs to keep (the
+   *   shown ones are always kept); which examples the indices refer to (the training examples
+   *   have their own index space)
    */
   constructor(model, options = {}) {
     this.model = model;
     this.capacity = options.capacity ?? 192;
+    this.source = options.source ?? "data";
     /** @type {Map<number, string>} index -> object URL, oldest first */
     this.urls = new Map();
     /** @type {Set<number>} */
@@ -59,7 +62,7 @@ export class ThumbCache {
     const { content, buffers } = await request(
       this.model,
       "thumbnails",
-      { indices: chunk },
+      this.source === "data" ? { indices: chunk } : { indices: chunk, source: this.source },
       { signal: this.controller.signal },
     );
     if (this.controller.signal.aborted) return;

@@ -47,7 +47,9 @@
  * @typedef {object} PageItem
  * @property {number} index
  * @property {number | null} weight
- * @property {number} loss
+ * @property {number | null} loss
+ * @property {"train"} [source]      set for training examples (the opponents list)
+ * @property {number} [influence]    a training example's influence on the result's total loss
  * @property {string | null} label
  * @property {string | null} prediction
  * @property {string | null} text

@@ -140,7 +140,7 @@ def test_jobs_cancel_stale_work():
 def test_thumbnail_requests_return_pngs(data):
     ex, sent = make(data)
     content, buffers = ask(ex, sent, {"type": "thumbnails", "id": "a1", "indices": [0, 5, 1499]})
-    assert content == {"type": "thumbnails", "id": "a1", "indices": [0, 5, 1499], "mime": "image/png"}
+    assert content == {"type": "thumbnails", "id": "a1", "indices": [0, 5, 1499], "source": "data", "mime": "image/png"}
     assert len(buffers) == 3
     for index, png in zip([0, 5, 1499], buffers):
         assert png[:8] == b"\x89PNG\r\n\x1a\n"
@@ -368,3 +368,50 @@ def test_figures_of_each_view(data):
     assert on_texts.wait(60)
     with pytest.raises(ValueError, match="no images"):
         on_texts.figure("gallery")
+
+
+def test_opponents_tab_lists_training_examples_against_the_result(data):
+    d, images, _, _ = data
+    rng = np.random.default_rng(3)
+    influence = rng.normal(size=(1500, 6))
+    train = rng.normal(size=(200, 6))
+    # Training rows 0-9 point against the planted group's influence: the strongest opponents.
+    direction = influence[d.planted[0]].sum(0)
+    train[:10] = -10 * direction / np.linalg.norm(direction)
+    train_images = rng.integers(0, 256, size=(200, 8, 8), dtype=np.uint8)
+    ex, sent = make(data, size=0.04, influence=influence, train_influence=train, train_items=train_images)
+    assert [t["name"] for t in ex.tabs] == ["spotlight", "highest", "random", "opponents"]
+    assert ex.train_kind == "images"
+    ex.tab = "opponents"
+    items = ex.page_items
+    assert all(it["source"] == "train" and it["influence"] < 0 for it in items)
+    assert [it["influence"] for it in items] == sorted(it["influence"] for it in items)
+    assert {it["index"] for it in items[:10]} == set(range(10))
+    reply, buffers = ask(ex, sent, {"type": "thumbnails", "id": "t", "indices": [199, 0], "source": "train"})
+    assert reply["source"] == "train" and len(buffers) == 2 and buffers[0][:8] == b"\x89PNG\r\n\x1a\n"
+    reply, _ = ask(ex, sent, {"type": "thumbnails", "id": "t", "indices": [200], "source": "train"})
+    assert "out of range" in reply["error"]
+    reply, _ = ask(ex, sent, {"type": "thumbnails", "id": "t", "indices": [1], "source": "elsewhere"})
+    assert "source" in reply["error"]
+    # Another result brings its own opponents, from the first page.
+    ex.page = 1
+    ex.method = "highest-loss"
+    assert ex.wait(30) and ex.tab == "opponents" and ex.page == 0
+    assert ex.page_items and ex.page_items[0]["source"] == "train"
+
+
+def test_opponents_need_matching_influence(data):
+    d, _, _, _ = data
+    ex, sent = make(data, size=0.04)
+    assert "opponents" not in [t["name"] for t in ex.tabs]
+    ex.tab = "opponents"
+    assert ex.tab == "spotlight" and "unknown tab" in ex.error
+    reply, _ = ask(ex, sent, {"type": "thumbnails", "id": "t", "indices": [0], "source": "train"})
+    assert "no training examples" in reply["error"]
+    infl = np.ones((1500, 4))
+    with pytest.raises(ValueError, match="train_influence"):
+        SpotlightExplorer(d.embeddings, d.losses, train_items=np.zeros((5, 4, 4)))
+    with pytest.raises(ValueError, match="influence="):
+        SpotlightExplorer(d.embeddings, d.losses, train_influence=np.ones((5, 4)))
+    with pytest.raises(ValueError, match="columns"):
+        SpotlightExplorer(d.embeddings, d.losses, influence=infl, train_influence=np.ones((5, 3)))

@@ -59,6 +59,12 @@ export function makeState(overrides = {}) {
       { name: "kmeans", label: "K-means clusters", noun: "cluster" },
     ],
     method: "spotlight",
+    tabs: [
+      { name: "spotlight", label: "Members", title: "Members of the result shown" },
+      { name: "highest", label: "Highest loss", title: "The examples with the highest loss" },
+      { name: "random", label: "Random", title: "A random sample" },
+    ],
+    train_kind: "images",
     error: "",
     ...overrides,
   };

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { positionToSize, sizeToPosition, STEPS } from "../views/size.js";
 import { FakeModel } from "./fake-model.js";
-import { click, dblclick, flush, itemsFor, key, makeState, mount, PAGE_INDICES, typeValue, unmountAll } from "./fixtures.js";
+import { click, dblclick, flush, itemsFor, key, makeState, mount, PAGE_INDICES, pngView, typeValue, unmountAll } from "./fixtures.js";
 
 afterEach(unmountAll);
 
@@ -255,7 +255,7 @@ describe("history, tabs, pager", () => {
   it("tabs write tab (and page 0)", () => {
     const { model, $$ } = mount({ page: 2 });
     const tabs = $$(".sw-tab");
-    expect(tabs.map((t) => t.textContent)).toEqual(["Spotlight", "Highest loss", "Random"]);
+    expect(tabs.map((t) => t.textContent)).toEqual(["Members", "Highest loss", "Random"]);
     expect(tabs[0].getAttribute("aria-selected")).toBe("true");
     click(tabs[1]);
     expect(model.saves.at(-1)).toEqual({ tab: "highest", page: 0 });
@@ -475,5 +475,40 @@ describe("cleanup", () => {
     expect(left).toBeGreaterThan(0);
     b.unmount();
     expect(model.handlerCount()).toBe(0);
+  });
+});
+
+describe("opponents", () => {
+  const opponents = [
+    { index: 31, source: "train", influence: -4.2, weight: null, loss: null, label: null, prediction: null, text: null },
+    { index: 7, source: "train", influence: -1.5, weight: null, loss: null, label: null, prediction: null, text: null },
+  ];
+
+  it("shows training examples with their influence, fetched from the training source", async () => {
+    const { model, $$ } = mount({ tab: "opponents", page_items: opponents, total_items: 2 });
+    const cards = $$(".sw-card");
+    expect(cards.map((c) => c.querySelector(".sw-idx")?.textContent)).toEqual(["train #31", "train #7"]);
+    expect(cards[0].querySelector(".sw-influence")?.textContent).toBe("infl -4.2");
+    const asked = model.requests("thumbnails");
+    expect(asked).toHaveLength(1);
+    expect(asked[0]).toMatchObject({ indices: [31, 7], source: "train" });
+    model.reply(asked[0], { indices: [31, 7], mime: "image/png" }, [pngView(), pngView()]);
+    await flush();
+    expect(cards[0].querySelector("img")).not.toBeNull();
+  });
+
+  it("never selects a training example or opens it as a data example", () => {
+    const { model, $$ } = mount({ tab: "opponents", page_items: opponents, total_items: 2 });
+    click($$(".sw-card")[0]);
+    dblclick($$(".sw-card")[1]);
+    expect(model.saves.filter((s) => "selected" in s || "detail" in s)).toEqual([]);
+    expect($$(".sw-details")).toHaveLength(0);
+  });
+
+  it("data examples keep asking without a source, so their cache is separate", () => {
+    const { model } = mount();
+    const asked = model.requests("thumbnails");
+    expect(asked[0].source).toBeUndefined();
+    expect(asked[0].indices).toEqual(PAGE_INDICES);
   });
 });

@@ -3,6 +3,8 @@
 // Click toggles an example in `selected`; shift-click selects the range (in gallery order,
 // on this page) from the last clicked example; Enter/Space do the same from the keyboard.
 // Double-click or the "details" button opens the detail panel (writes `detail`).
+// Training examples (the "opponents" list) live in their own index space: they have their
+// own thumbnail cache and are shown, not selected.
 
 import { Disposer, h, write } from "../dom.js";
 import { int, isNum, num } from "../format.js";
@@ -18,7 +20,8 @@ import { ThumbCache } from "../thumbs.js";
  */
 export function render(model, el) {
   const d = new Disposer();
-  const cache = new ThumbCache(model);
+  const caches = { data: new ThumbCache(model), train: new ThumbCache(model, { source: "train" }) };
+  let cache = caches.data;
   /** Position on the page of the last clicked example (-1: none). */
   let anchor = -1;
   /** @type {HTMLElement[]} cards in gallery order */
@@ -81,6 +84,7 @@ export function render(model, el) {
    * @param {string} kind
    */
   const card = (item, pos, kind) => {
+    if (item.source === "train") return trainCard(item, kind);
     const hasLabels = item.label != null || item.prediction != null;
     const wrong = item.label != null && item.prediction != null && item.label !== item.prediction;
     let body = null;
@@ -126,9 +130,38 @@ export function render(model, el) {
     return { wrapper: h("div", { class: "sw-item", attrs: { role: "listitem" } }, c, details), card: c };
   };
 
+  /**
+   * A training example: its influence on the result's loss instead of weight and loss.
+   * @param {PageItem} item
+   * @param {string} kind
+   */
+  const trainCard = (item, kind) => {
+    let body = null;
+    if (kind === "images") body = h("div", { class: "sw-thumb sw-loading", attrs: { "aria-hidden": "true" } });
+    else if (item.text != null && item.text !== "") body = h("div", { class: kind === "table" ? "sw-text sw-text-table" : "sw-text", text: item.text });
+    const c = h(
+      "div",
+      { class: "sw-card sw-train", attrs: { "data-index": item.index, "aria-label": `Training example ${item.index}, influence ${num(item.influence)}` } },
+      body,
+      h(
+        "div",
+        { class: "sw-meta" },
+        h("span", { class: "sw-idx", text: `train #${item.index}` }),
+        h("span", {
+          class: "sw-influence",
+          text: `infl ${num(item.influence)}`,
+          attrs: { title: "influence on the result's total loss: negative means removing this training example would lower it" },
+        }),
+      ),
+    );
+    return { wrapper: h("div", { class: "sw-item", attrs: { role: "listitem" } }, c), card: c };
+  };
+
   const renderItems = () => {
     const list = items();
-    const kind = model.get("kind");
+    const training = list.length > 0 && list[0].source === "train";
+    cache = training ? caches.train : caches.data;
+    const kind = training ? model.get("train_kind") : model.get("kind");
     grid.dataset.kind = String(kind);
     anchor = -1;
     const built = list.map((item, pos) => card(item, pos, kind));
@@ -168,7 +201,7 @@ export function render(model, el) {
   const toggle = (pos, shift) => {
     const list = items();
     const item = list[pos];
-    if (!item) return;
+    if (!item || item.source === "train") return;
     const sel = new Set(selected());
     if (shift && anchor >= 0 && anchor < list.length) {
       const [a, b] = anchor < pos ? [anchor, pos] : [pos, anchor];
@@ -198,7 +231,7 @@ export function render(model, el) {
 
   d.listen(grid, "dblclick", (/** @type {MouseEvent} */ ev) => {
     const c = cardOf(ev.target);
-    if (c) openDetail(Number(c.dataset.index));
+    if (c && !c.classList.contains("sw-train")) openDetail(Number(c.dataset.index));
   }, model);
 
   // Shift-click would otherwise select the page's text.
@@ -240,7 +273,8 @@ export function render(model, el) {
   renderItems();
   return () => {
     d.dispose();
-    cache.dispose();
+    caches.data.dispose();
+    caches.train.dispose();
     el.replaceChildren();
     cards = [];
   };

@@ -1,14 +1,10 @@
-// Which list the gallery shows: spotlight members, highest losses, or a random sample.
+// Which list the gallery shows: the result's members, highest losses, a random sample, or
+// (with training influence) the training examples that oppose the result. Python sends the
+// lists on offer in the `tabs` trait.
 
 import { Disposer, h, write } from "../dom.js";
 
 /** @typedef {import("../types.js").Model} Model */
-
-export const TABS = [
-  ["spotlight", "Spotlight", "Spotlight members, highest weight first"],
-  ["highest", "Highest loss", "The examples with the highest loss"],
-  ["random", "Random", "A random sample, for comparison"],
-];
 
 /**
  * @param {Model} model
@@ -18,10 +14,23 @@ export function render(model, el) {
   const d = new Disposer();
   el.setAttribute("role", "tablist");
   el.setAttribute("aria-label", "Gallery list");
-  const buttons = TABS.map(([value, label, title]) =>
-    h("button", { class: "sw-tab", text: label, props: { type: "button" }, attrs: { role: "tab", "data-tab": value, title } }),
-  );
-  el.replaceChildren(...buttons);
+  /** @type {HTMLButtonElement[]} */
+  let buttons = [];
+
+  const build = () => {
+    /** @type {{name: string, label: string, title?: string}[]} */
+    const tabs = model.get("tabs") ?? [];
+    buttons = tabs.map((t) =>
+      h("button", {
+        class: "sw-tab",
+        text: String(t.label),
+        props: { type: "button" },
+        attrs: { role: "tab", "data-tab": String(t.name), title: t.title ?? null },
+      }),
+    );
+    el.replaceChildren(...buttons);
+    update();
+  };
 
   const update = () => {
     const tab = model.get("tab");
@@ -31,7 +40,7 @@ export function render(model, el) {
       b.classList.toggle("sw-active", on);
       b.tabIndex = on ? 0 : -1;
     }
-    if (!buttons.some((b) => b.tabIndex === 0)) buttons[0].tabIndex = 0;
+    if (buttons.length && !buttons.some((b) => b.tabIndex === 0)) buttons[0].tabIndex = 0;
   };
 
   d.listen(el, "click", (/** @type {MouseEvent} */ ev) => {
@@ -58,7 +67,8 @@ export function render(model, el) {
   }, model);
 
   d.on(model, "change:tab", update);
-  update();
+  d.on(model, "change:tabs", build);
+  build();
   return () => {
     d.dispose();
     el.replaceChildren();

@@ -18,10 +18,15 @@ class RequestError(ValueError):
     """A front-end request that cannot be served."""
 
 
+SOURCES = ("data", "train")
+
+
 @dataclass(frozen=True)
 class Thumbnails:
     id: str
     indices: list[int]
+    # "data": the examples explored; "train": the training examples (slice opponents).
+    source: str = "data"
 
 
 @dataclass(frozen=True)
@@ -53,8 +58,8 @@ def _index(value: Any, n: int, what: str = "index") -> int:
     return value
 
 
-def parse(message: Any, n: int) -> Request:
-    """Check a request against the data's size ``n`` and return it typed."""
+def parse(message: Any, n: int, n_train: int = 0) -> Request:
+    """Check a request against the data's size ``n`` (and the training set's) and return it typed."""
     if not isinstance(message, dict):
         raise RequestError(f"a request must be an object; got {type(message).__name__}")
     kind = message.get("type")
@@ -67,7 +72,12 @@ def parse(message: Any, n: int) -> Request:
             raise RequestError("thumbnails: indices must be a list")
         if len(indices) > MAX_THUMBNAILS_PER_REQUEST:
             raise RequestError(f"thumbnails: at most {MAX_THUMBNAILS_PER_REQUEST} per request; got {len(indices)}")
-        return Thumbnails(rid, [_index(i, n) for i in indices])
+        source = message.get("source", "data")
+        if source not in SOURCES:
+            raise RequestError(f"thumbnails: source must be one of {', '.join(SOURCES)}; got {source!r}")
+        if source == "train" and not n_train:
+            raise RequestError("thumbnails: this explorer has no training examples")
+        return Thumbnails(rid, [_index(i, n if source == "data" else n_train) for i in indices], source)
     if kind == "detail":
         return Detail(rid, _index(message.get("index"), n))
     if kind == "next":

@@ -25,7 +25,18 @@ from ..engine import SearchCancelled, SearchProgress, Spotlight, find_spotlights
 from ..slices import SliceLike, find_slices
 from .thumbnails import ItemSource
 
-TABS = ("spotlight", "highest", "random")
+TABS = ("spotlight", "highest", "random", "opponents")
+TAB_INFO = {
+    "spotlight": ("Members", "Members of the result shown, highest weight first"),
+    "highest": ("Highest loss", "The examples with the highest loss"),
+    "random": ("Random", "A random sample, for comparison"),
+    "opponents": (
+        "Opponents",
+        "Training examples whose removal would lower this result's loss most (InfEmbed's slice opponents)",
+    ),
+}
+# Opponents listed per result: the strongest few are what a person can check by eye.
+OPPONENTS = 96
 FIGURES = ("gallery", "breakdown", "sizes", "size-loss")
 MIN_FRACTION, MAX_FRACTION = 0.001, 0.1
 
@@ -89,6 +100,8 @@ class ExplorerSession:
         thumbnail_size: int = 96,
         methods: Sequence[str] | None = None,
         influence: Any = None,
+        train_influence: Any = None,
+        train_items: Any = None,
     ):
         self.embeddings = as_matrix(embeddings, "embeddings", dtype=torch.float32, device="cpu")
         n = self.embeddings.shape[0]
@@ -109,6 +122,9 @@ class ExplorerSession:
         if self.influence is not None and self.influence.shape[0] != n:
             raise ValueError(f"influence has {self.influence.shape[0]} rows but the embeddings have {n}")
         self.methods = _check_methods(methods, has_influence=self.influence is not None)
+        self.train_influence, self.train_items = _check_training(
+            train_influence, train_items, self.influence, thumbnail_size
+        )
         self.method = self.methods[0]
         # Guards results, histories and currents: searches finish in a worker thread.
         self.lock = threading.RLock()
@@ -116,6 +132,7 @@ class ExplorerSession:
         self._history: dict[str, list[HistoryEntry]] = {m: [] for m in self.methods}
         self._current: dict[str, int] = dict.fromkeys(self.methods, -1)
         self._captions: dict[tuple[str, int, int], str] = {}
+        self._opponents: dict[tuple[str, int, int], pd.DataFrame] = {}
         self._named_columns: dict[str, np.ndarray | None] = {}
         rng = np.random.default_rng(seed)
         self._random_order = rng.permutation(n)
@@ -290,6 +307,27 @@ class ExplorerSession:
 
     # -- gallery --------------------------------------------------------------------------
 
+    def tabs(self) -> list[str]:
+        """The gallery lists on offer: opponents only when training influence is known."""
+        return [t for t in TABS if t != "opponents" or self.train_influence is not None]
+
+    def tab_rows(self) -> list[dict]:
+        return [{"name": t, "label": TAB_INFO[t][0], "title": TAB_INFO[t][1]} for t in self.tabs()]
+
+    def opponents(self) -> pd.DataFrame:
+        """The current result's strongest opponents among the training examples (``slice_opponents``)."""
+        if self.train_influence is None:
+            raise LookupError("no training influence embeddings: pass train_influence= to see opponents")
+        entry = self.history[self.current]
+        key = (self.method, entry.size, entry.rank)
+        if key not in self._opponents:
+            from ..infembed import slice_opponents
+
+            self._opponents[key] = slice_opponents(
+                self.spotlight(), self.train_influence, self.influence, k=OPPONENTS
+            )
+        return self._opponents[key]
+
     def order(self, tab: str) -> np.ndarray:
         """Examples in gallery order for a tab."""
         if tab == "spotlight":
@@ -298,14 +336,35 @@ class ExplorerSession:
             return self._loss_order
         if tab == "random":
             return self._random_order
+        if tab == "opponents" and "opponents" in self.tabs():
+            if not self.history:
+                return np.empty(0, dtype=np.int64)
+            return self.opponents()["index"].to_numpy()
         raise ValueError(f"unknown tab {tab!r}; one of {TABS}")
 
     def page(self, tab: str, page: int, page_size: int) -> tuple[list[dict], int]:
         """Items of one gallery page, and the number of items in the tab."""
         order = self.order(tab)
         start = max(0, page) * page_size
+        if tab == "opponents":
+            frame = self.opponents().iloc[start : start + page_size] if self.history else None
+            rows = [] if frame is None else list(zip(frame["index"], frame["influence"]))
+            return [self.train_item(int(i), float(v)) for i, v in rows], len(order)
         weights = self.spotlight().weights if self.history else None
         return [self.item(int(i), weights) for i in order[start : start + page_size]], len(order)
+
+    def train_item(self, index: int, influence: float) -> dict:
+        """A training example in the opponents list: no loss or weight in this data, its influence instead."""
+        return {
+            "index": index,
+            "source": "train",
+            "influence": influence,
+            "weight": None,
+            "loss": None,
+            "label": None,
+            "prediction": None,
+            "text": self.train_items.text(index),
+        }
 
     def item(self, index: int, weights: np.ndarray | None = None) -> dict:
         return {
@@ -468,6 +527,24 @@ def _check_methods(methods: Sequence[str] | None, *, has_influence: bool) -> tup
     if "infembed" in chosen and not has_influence:
         raise ValueError("the infembed method needs influence embeddings: pass influence= (see influence_embeddings)")
     return tuple(chosen)
+
+
+def _check_training(
+    train_influence: Any, train_items: Any, influence: torch.Tensor | None, side: int
+) -> tuple[torch.Tensor | None, ItemSource | None]:
+    if train_influence is None:
+        if train_items is not None:
+            raise ValueError("train_items are shown as slice opponents, which need train_influence= too")
+        return None, None
+    if influence is None:
+        raise ValueError("train_influence needs influence= (the explored examples' influence embeddings) too")
+    train = as_matrix(train_influence, "train_influence", dtype=torch.float32, device="cpu")
+    if train.shape[1] != influence.shape[1]:
+        raise ValueError(
+            f"train_influence has {train.shape[1]} columns but influence has {influence.shape[1]}: "
+            "both must come from the same influence_embeddings() call"
+        )
+    return train, ItemSource(train_items, train.shape[0], side=side)
 
 
 def _check_metadata(metadata: Any, n: int) -> pd.DataFrame | None:

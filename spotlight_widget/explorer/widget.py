@@ -16,7 +16,7 @@ from ..engine import SearchProgress
 from ..slices import SliceLike
 from . import messages
 from .jobs import Jobs
-from .session import METHODS, TABS, ExplorerSession
+from .session import METHODS, ExplorerSession
 
 STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
 _TEXT_PREVIEW = 400
@@ -53,6 +53,12 @@ class SpotlightExplorer(anywidget.AnyWidget):
     influence : array-like, optional
         (N, D) influence embeddings of the same examples (``influence_embeddings``), for
         the "infembed" method.
+    train_influence : array-like, optional
+        (M, D) influence embeddings of the training examples (``InfluenceEmbeddings.train``):
+        adds an "Opponents" gallery of the training examples that push the model towards
+        the errors of the result shown (``slice_opponents``), for any method.
+    train_items : optional
+        What to show for the training examples (images, texts or None, as ``items``).
     counts : array-like, optional
         (N,) multiplicities, as in ``find_spotlight``.
     preset, device, seed
@@ -92,6 +98,8 @@ class SpotlightExplorer(anywidget.AnyWidget):
     error = t.Unicode("").tag(sync=True)
     method = t.Unicode("spotlight").tag(sync=True)
     methods = t.List().tag(sync=True)
+    tabs = t.List().tag(sync=True)
+    train_kind = t.Unicode("table").tag(sync=True)
     # The example open in the detail panel (-1: closed); written by the front end.
     detail = t.Int(-1).tag(sync=True)
 
@@ -114,6 +122,8 @@ class SpotlightExplorer(anywidget.AnyWidget):
         thumbnail_size: int = 96,
         methods: Sequence[str] | None = None,
         influence: Any = None,
+        train_influence: Any = None,
+        train_items: Any = None,
     ):
         self._session = ExplorerSession(
             embeddings,
@@ -130,6 +140,8 @@ class SpotlightExplorer(anywidget.AnyWidget):
             thumbnail_size=thumbnail_size,
             methods=methods,
             influence=influence,
+            train_influence=train_influence,
+            train_items=train_items,
         )
         start = self._session.size_count(size)
         # Each method keeps its own selection; the `selected` trait shows the current one's.
@@ -148,6 +160,8 @@ class SpotlightExplorer(anywidget.AnyWidget):
             size=start / s.n,
             method=s.method,
             methods=s.method_rows(),
+            tabs=s.tab_rows(),
+            train_kind=s.train_items.kind if s.train_items is not None else "table",
             status={"state": "idle", "progress": 0.0, "message": ""},
         )
         self.on_msg(self._on_message)
@@ -283,7 +297,8 @@ class SpotlightExplorer(anywidget.AnyWidget):
                 self.size = s.current_size() / s.n
             finally:
                 self._quiet = False
-            if self.tab == "spotlight":
+            # These lists follow the result shown: start them on their first page.
+            if self.tab in ("spotlight", "opponents"):
                 self.page = 0
             self._publish_page()
             self._publish_breakdown()
@@ -336,7 +351,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
 
     @t.observe("tab", "page", "page_size")
     def _on_page(self, change) -> None:
-        if change["name"] == "tab" and change["new"] not in TABS:
+        if change["name"] == "tab" and change["new"] not in self._session.tabs():
             self.error = f"unknown tab {change['new']!r}"
             self.tab = change["old"]
             return
@@ -399,7 +414,8 @@ class SpotlightExplorer(anywidget.AnyWidget):
     def _on_message(self, _widget, content: Any, _buffers) -> None:
         rid = messages.request_id(content)
         try:
-            request = messages.parse(content, self._session.n)
+            n_train = 0 if self._session.train_items is None else len(self._session.train_influence)
+            request = messages.parse(content, self._session.n, n_train)
             reply, buffers = self._serve(request)
         except Exception as exc:  # answered to the front end, never raised in the comm
             if not isinstance(exc, (messages.RequestError, ValueError, LookupError)):
@@ -411,10 +427,12 @@ class SpotlightExplorer(anywidget.AnyWidget):
     def _serve(self, request: messages.Request) -> tuple[dict, list[bytes]]:
         s = self._session
         if isinstance(request, messages.Thumbnails):
-            if s.items.kind != "images":
+            source = s.items if request.source == "data" else s.train_items
+            if source.kind != "images":
                 raise messages.RequestError("these examples have no images")
-            pngs = [s.items.png(i) for i in request.indices]
-            return {"type": "thumbnails", "id": request.id, "indices": request.indices, "mime": "image/png"}, pngs
+            pngs = [source.png(i) for i in request.indices]
+            reply = {"type": "thumbnails", "id": request.id, "indices": request.indices, "source": request.source}
+            return reply | {"mime": "image/png"}, pngs
         if isinstance(request, messages.Detail):
             with s.lock:
                 return {"id": request.id, **s.detail(request.index)}, []
