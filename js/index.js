@@ -6,6 +6,7 @@
 import { h } from "./dom.js";
 import { reportError } from "./messages.js";
 import * as actions from "./views/actions.js";
+import * as arrange from "./views/arrange.js";
 import * as breakdown from "./views/breakdown.js";
 import * as detail from "./views/detail.js";
 import * as gallery from "./views/gallery.js";
@@ -54,6 +55,7 @@ function render({ model, el }) {
     status: part("sw-status"),
     history: part("sw-history"),
     tabs: part("sw-tabs"),
+    arrange: part("sw-arrange"),
     gallery: part("sw-gallery"),
     actions: part("sw-actions"),
     breakdown: part("sw-breakdown"),
@@ -66,7 +68,7 @@ function render({ model, el }) {
     h(
       "div",
       { class: "sw-body" },
-      h("div", { class: "sw-main" }, parts.tabs, parts.gallery, parts.actions),
+      h("div", { class: "sw-main" }, parts.tabs, parts.arrange, parts.gallery, parts.actions),
       parts.breakdown,
     ),
     parts.detail,
@@ -95,6 +97,7 @@ function render({ model, el }) {
     [size.render, parts.size],
     [history.render, parts.history],
     [tabs.render, parts.tabs],
+    [arrange.render, parts.arrange],
     [gallery.render, parts.gallery],
     [actions.render, parts.actions],
     [breakdown.render, parts.breakdown],

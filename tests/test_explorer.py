@@ -415,3 +415,34 @@ def test_opponents_need_matching_influence(data):
         SpotlightExplorer(d.embeddings, d.losses, train_influence=np.ones((5, 4)))
     with pytest.raises(ValueError, match="columns"):
         SpotlightExplorer(d.embeddings, d.losses, influence=infl, train_influence=np.ones((5, 3)))
+
+
+def test_gallery_sorts_and_filters_by_any_column(data):
+    d, _, meta, _ = data
+    ex, _ = make(data, size=0.04)
+    assert ex.sort_options[:2] == ["weight", "loss"] and "age" in ex.sort_options
+    members = list(ex.spotlight.indices)
+    ex.sort_by = "loss"
+    shown = [it["index"] for it in ex.page_items]
+    assert set(shown) <= set(members) and ex.total_items == len(members)
+    losses = d.losses[[it["index"] for it in ex.page_items]]
+    assert (np.diff(losses) <= 0).all() and ex.page_items[0]["loss"] == max(d.losses[members])
+    ex.sort_descending = False
+    assert ex.page_items[0]["loss"] == min(d.losses[members])
+    # A categorical column groups: every "other" before every "planted", each in weight order.
+    ex.sort_by = "group"
+    groups = meta["group"].to_numpy()[[it["index"] for it in ex.page_items]]
+    assert list(groups) == sorted(groups)
+    ex.sort_by = ""
+    ex.filter_column = "group"
+    assert ex.filter_groups == ["other", "planted"]
+    assert [it["index"] for it in ex.page_items] == members[:48]  # no group chosen: no filter
+    ex.filter_group = "planted"
+    kept = [m for m in members if meta["group"][m] == "planted"]
+    assert ex.total_items == len(kept) and [it["index"] for it in ex.page_items] == kept[:48]
+    ex.tab = "highest"
+    assert all(meta["group"][it["index"]] == "planted" for it in ex.page_items)
+    ex.filter_column = "age"
+    assert ex.filter_group == "" and len(ex.filter_groups) == 5
+    ex.sort_by = "nonsense"
+    assert ex.sort_by == "" and "cannot sort" in ex.error

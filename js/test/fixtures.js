@@ -65,6 +65,12 @@ export function makeState(overrides = {}) {
       { name: "random", label: "Random", title: "A random sample" },
     ],
     train_kind: "images",
+    sort_options: ["weight", "loss", "age", "site"],
+    sort_by: "",
+    sort_descending: true,
+    filter_column: "",
+    filter_group: "",
+    filter_groups: [],
     error: "",
     ...overrides,
   };

@@ -512,3 +512,35 @@ describe("opponents", () => {
     expect(asked[0].indices).toEqual(PAGE_INDICES);
   });
 });
+
+describe("arrange", () => {
+  it("writes the sort column and direction, and the filter column and group", () => {
+    const { model, $ } = mount();
+    const sortBy = /** @type {HTMLSelectElement} */ ($(".sw-sort-by"));
+    const direction = /** @type {HTMLButtonElement} */ ($(".sw-sort-direction"));
+    expect([...sortBy.options].map((o) => o.value)).toEqual(["", "weight", "loss", "age", "site"]);
+    expect(direction.disabled).toBe(true); // list order has no direction
+    sortBy.value = "loss";
+    sortBy.dispatchEvent(new Event("change", { bubbles: true }));
+    expect(model.saves.at(-1)).toEqual({ sort_by: "loss" });
+    expect(direction.disabled).toBe(false);
+    click(direction);
+    expect(model.saves.at(-1)).toEqual({ sort_descending: false });
+    expect(direction.textContent).toBe("↑");
+
+    const column = /** @type {HTMLSelectElement} */ ($(".sw-filter-column"));
+    const group = /** @type {HTMLSelectElement} */ ($(".sw-filter-group"));
+    expect([...column.options].map((o) => o.value)).toEqual(["", "age", "site"]);
+    expect(group.hidden).toBe(true);
+    column.value = "site";
+    column.dispatchEvent(new Event("change", { bubbles: true }));
+    expect(model.saves.at(-1)).toEqual({ filter_column: "site" });
+    model.update({ filter_groups: ["B", "<b>A</b>"] }); // Python's answer; names are data
+    expect(group.hidden).toBe(false);
+    expect([...group.options].map((o) => o.textContent)).toEqual(["all groups", "B", "<b>A</b>"]);
+    expect(group.querySelector("b")).toBeNull();
+    group.value = "<b>A</b>";
+    group.dispatchEvent(new Event("change", { bubbles: true }));
+    expect(model.saves.at(-1)).toEqual({ filter_group: "<b>A</b>" });
+  });
+});

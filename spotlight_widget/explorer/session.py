@@ -20,9 +20,10 @@ import pandas as pd
 import torch
 
 from .._inputs import as_matrix, as_vector, resolve_size
-from ..describe import breakdown, caption
+from ..describe import breakdown, caption, groups_of
 from ..engine import SearchCancelled, SearchProgress, Spotlight, find_spotlights
 from ..slices import SliceLike, find_slices
+from .arrange import Arrangement, arrange
 from .thumbnails import ItemSource
 
 TABS = ("spotlight", "highest", "random", "opponents")
@@ -133,6 +134,8 @@ class ExplorerSession:
         self._current: dict[str, int] = dict.fromkeys(self.methods, -1)
         self._captions: dict[tuple[str, int, int], str] = {}
         self._opponents: dict[tuple[str, int, int], pd.DataFrame] = {}
+        self._groups: dict[str, np.ndarray] = {}
+        self.arrangement = Arrangement()
         self._named_columns: dict[str, np.ndarray | None] = {}
         rng = np.random.default_rng(seed)
         self._random_order = rng.permutation(n)
@@ -329,13 +332,21 @@ class ExplorerSession:
         return self._opponents[key]
 
     def order(self, tab: str) -> np.ndarray:
-        """Examples in gallery order for a tab."""
+        """Examples in gallery order for a tab, sorted and filtered as ``arrangement`` says."""
         if tab == "spotlight":
-            return self.spotlight().indices if self.history else np.empty(0, dtype=np.int64)
-        if tab == "highest":
-            return self._loss_order
-        if tab == "random":
-            return self._random_order
+            listed = self.spotlight().indices if self.history else np.empty(0, dtype=np.int64)
+        elif tab == "highest":
+            listed = self._loss_order
+        elif tab == "random":
+            listed = self._random_order
+        else:
+            return self._training_order(tab)
+        a = self.arrangement
+        keep = self.groups(a.filter_column) == a.filter_group if a.filter_column and a.filter_group else None
+        key = self.sort_key(a.sort) if a.sort else None
+        return arrange(listed, sort_key=key, descending=a.descending, keep=keep)
+
+    def _training_order(self, tab: str) -> np.ndarray:
         if tab == "opponents" and "opponents" in self.tabs():
             if not self.history:
                 return np.empty(0, dtype=np.int64)
@@ -456,6 +467,41 @@ class ExplorerSession:
         if self.predictions is not None:
             cols.append("prediction")
         return cols
+
+    def sort_options(self) -> list[str]:
+        return ["weight", "loss", *self.columns()]
+
+    def sort_key(self, name: str) -> np.ndarray:
+        """One value per example to sort the gallery by: weight, loss, or a column."""
+        if name == "weight":
+            return self.spotlight().weights if self.history else np.zeros(self.n)
+        if name == "loss":
+            return self.losses
+        values = pd.Series(self.column_values(name)).reset_index(drop=True)
+        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+            return values.to_numpy(dtype=np.float64, na_value=np.nan)
+        return values.astype(str).to_numpy()
+
+    def groups(self, column: str) -> np.ndarray:
+        """Each example's group in a column, as the breakdown names them (cached)."""
+        if column not in self._groups:
+            self._groups[column] = groups_of(self.column_values(column)).to_numpy(dtype=str)
+        return self._groups[column]
+
+    def group_names(self, column: str) -> list[str]:
+        """The groups of a column, largest first, for the gallery's filter."""
+        if not column:
+            return []
+        names, counts = np.unique(self.groups(column), return_counts=True)
+        return [str(names[i]) for i in np.argsort(-counts, kind="stable")]
+
+    def set_arrangement(self, sort: str, descending: bool, filter_column: str, filter_group: str) -> None:
+        """Check and keep how the gallery is arranged; raises ValueError for unknown names."""
+        if sort and sort not in self.sort_options():
+            raise ValueError(f"cannot sort by {sort!r}; choose from {', '.join(self.sort_options())}")
+        if filter_column and filter_column not in self.columns():
+            raise ValueError(f"cannot filter by {filter_column!r}; choose from {', '.join(self.columns())}")
+        self.arrangement = Arrangement(sort, bool(descending), filter_column, filter_group if filter_column else "")
 
     def column_values(self, column: str) -> Any:
         """One breakdown column's values for every example."""

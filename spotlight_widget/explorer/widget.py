@@ -99,6 +99,14 @@ class SpotlightExplorer(anywidget.AnyWidget):
     method = t.Unicode("spotlight").tag(sync=True)
     methods = t.List().tag(sync=True)
     tabs = t.List().tag(sync=True)
+    # Gallery arrangement: sort by weight, loss or a column ("": the list's own order);
+    # filter to one group of a column ("" group: no filter). filter_groups is Python's answer.
+    sort_by = t.Unicode("").tag(sync=True)
+    sort_descending = t.Bool(True).tag(sync=True)
+    sort_options = t.List().tag(sync=True)
+    filter_column = t.Unicode("").tag(sync=True)
+    filter_group = t.Unicode("").tag(sync=True)
+    filter_groups = t.List().tag(sync=True)
     train_kind = t.Unicode("table").tag(sync=True)
     # The example open in the detail panel (-1: closed); written by the front end.
     detail = t.Int(-1).tag(sync=True)
@@ -161,6 +169,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
             method=s.method,
             methods=s.method_rows(),
             tabs=s.tab_rows(),
+            sort_options=s.sort_options(),
             train_kind=s.train_items.kind if s.train_items is not None else "table",
             status={"state": "idle", "progress": 0.0, "message": ""},
         )
@@ -389,6 +398,25 @@ class SpotlightExplorer(anywidget.AnyWidget):
                 self._publish_page()
                 self.breakdown = []
             self._search(s.size_count(self.size))
+
+    @t.observe("sort_by", "sort_descending", "filter_column", "filter_group")
+    def _on_arrangement(self, change) -> None:
+        s = self._session
+        try:
+            with s.lock:
+                if change["name"] == "filter_column":
+                    self.filter_groups = s.group_names(change["new"]) if change["new"] else []
+                    if self.filter_group and self.filter_group not in self.filter_groups:
+                        # Changing filter_group re-enters this observer, which publishes the page.
+                        self.filter_group = ""
+                        return
+                s.set_arrangement(self.sort_by, self.sort_descending, self.filter_column, self.filter_group)
+        except ValueError as exc:
+            self.error = str(exc)
+            setattr(self, change["name"], change["old"])
+            return
+        self.page = 0
+        self._publish_page()
 
     @t.observe("breakdown_column")
     def _on_breakdown_column(self, change) -> None:
