@@ -12,6 +12,7 @@ import * as detail from "./views/detail.js";
 import * as gallery from "./views/gallery.js";
 import * as history from "./views/history.js";
 import * as method from "./views/method.js";
+import * as overlay from "./views/overlay.js";
 import * as size from "./views/size.js";
 import * as status from "./views/status.js";
 import * as summary from "./views/summary.js";
@@ -56,6 +57,7 @@ function render({ model, el }) {
     history: part("sw-history"),
     tabs: part("sw-tabs"),
     arrange: part("sw-arrange"),
+    overlay: part("sw-overlay"),
     gallery: part("sw-gallery"),
     actions: part("sw-actions"),
     breakdown: part("sw-breakdown"),
@@ -68,7 +70,7 @@ function render({ model, el }) {
     h(
       "div",
       { class: "sw-body" },
-      h("div", { class: "sw-main" }, parts.tabs, parts.arrange, parts.gallery, parts.actions),
+      h("div", { class: "sw-main" }, parts.tabs, parts.arrange, parts.overlay, parts.gallery, parts.actions),
       parts.breakdown,
     ),
     parts.detail,
@@ -98,6 +100,7 @@ function render({ model, el }) {
     [history.render, parts.history],
     [tabs.render, parts.tabs],
     [arrange.render, parts.arrange],
+    [overlay.render, parts.overlay],
     [gallery.render, parts.gallery],
     [actions.render, parts.actions],
     [breakdown.render, parts.breakdown],

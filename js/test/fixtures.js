@@ -71,6 +71,8 @@ export function makeState(overrides = {}) {
     filter_column: "",
     filter_group: "",
     filter_groups: [],
+    overlays: [],
+    overlay: "none",
     error: "",
     ...overrides,
   };

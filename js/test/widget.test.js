@@ -544,3 +544,26 @@ describe("arrange", () => {
     expect(model.saves.at(-1)).toEqual({ filter_group: "<b>A</b>" });
   });
 });
+
+describe("overlay", () => {
+  it("is hidden without overlays, and switching it refetches the shown thumbnails", () => {
+    const { $ } = mount();
+    expect(/** @type {HTMLElement} */ ($(".sw-overlay")).hidden).toBe(true);
+
+    const { model, $: $2, $$ } = mount({ overlays: ["none", "ground-truth", "saliency", "both"] });
+    const overlayEl = /** @type {HTMLElement} */ ($2(".sw-overlay"));
+    expect(overlayEl.hidden).toBe(false);
+    const choices = [...overlayEl.querySelectorAll(".sw-overlay-choice")];
+    expect(choices.map((c) => c.textContent)).toEqual(["none", "ground truth", "saliency", "both"]);
+    expect(choices[0].getAttribute("aria-checked")).toBe("true");
+    const before = model.requests("thumbnails").length;
+    click(choices[3]);
+    expect(model.saves.at(-1)).toEqual({ overlay: "both" });
+    expect(overlayEl.querySelector(".sw-active")?.textContent).toBe("both");
+    // the cached thumbnails show the old overlay: the page's are asked for again
+    const again = model.requests("thumbnails").slice(before);
+    expect(again).toHaveLength(1);
+    expect(again[0].indices).toEqual(PAGE_INDICES);
+    expect($$(".sw-card")).toHaveLength(PAGE_INDICES.length);
+  });
+});

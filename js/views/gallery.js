@@ -266,6 +266,12 @@ export function render(model, el) {
     if (page < pages() - 1) write(model, { page: page + 1 });
   }, model);
 
+  // Python paints the overlay into the thumbnails: the cached ones show the old one.
+  d.on(model, "change:overlay", () => {
+    caches.data.dispose();
+    caches.data = new ThumbCache(model);
+    renderItems();
+  });
   d.on(model, "change:page_items", renderItems);
   d.on(model, "change:kind", renderItems);
   d.on(model, "change:selected", markSelection);

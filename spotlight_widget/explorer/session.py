@@ -24,6 +24,7 @@ from ..describe import breakdown, caption, groups_of
 from ..engine import SearchCancelled, SearchProgress, Spotlight, find_spotlights
 from ..slices import SliceLike, find_slices
 from .arrange import Arrangement, arrange
+from .overlays import Overlays
 from .thumbnails import ItemSource
 
 TABS = ("spotlight", "highest", "random", "opponents")
@@ -103,6 +104,9 @@ class ExplorerSession:
         influence: Any = None,
         train_influence: Any = None,
         train_items: Any = None,
+        ground_truth: Any = None,
+        saliency: Any = None,
+        saliency_threshold: Any = "mean+std",
     ):
         self.embeddings = as_matrix(embeddings, "embeddings", dtype=torch.float32, device="cpu")
         n = self.embeddings.shape[0]
@@ -110,6 +114,10 @@ class ExplorerSession:
         self.counts = None if counts is None else as_vector(counts, "counts", length=n, dtype=torch.float64).numpy()
         self.n = n
         self.items = ItemSource(items, n, side=thumbnail_size)
+        self.overlays = Overlays(ground_truth, saliency, n, threshold=saliency_threshold)
+        if self.items.kind != "images" and len(self.overlays.available()) > 1:
+            raise ValueError("ground_truth and saliency overlays are drawn on images: pass images as items")
+        self.overlay = "none"
         self.metadata = _check_metadata(metadata, n)
         self.labels = _check_column(labels, "labels", n)
         self.predictions = _check_column(predictions, "predictions", n)
@@ -363,6 +371,18 @@ class ExplorerSession:
             return [self.train_item(int(i), float(v)) for i, v in rows], len(order)
         weights = self.spotlight().weights if self.history else None
         return [self.item(int(i), weights) for i in order[start : start + page_size]], len(order)
+
+    def thumbnail(self, index: int) -> bytes:
+        """PNG of one example's image, with the current overlay painted on."""
+        if self.overlay == "none":
+            return self.items.png(index)
+        overlay = self.overlay
+        return self.items.png(index, lambda image: self.overlays.paint(image, index, overlay), overlay)
+
+    def set_overlay(self, overlay: str) -> None:
+        if overlay not in self.overlays.available():
+            raise ValueError(f"no {overlay!r} overlay; choose from {', '.join(self.overlays.available())}")
+        self.overlay = overlay
 
     def train_item(self, index: int, influence: float) -> dict:
         """A training example in the opponents list: no loss or weight in this data, its influence instead."""

@@ -9,7 +9,7 @@ from __future__ import annotations
 import struct
 import zlib
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +104,7 @@ class ItemSource:
 
     def __init__(self, items: Any, n: int, *, side: int = 96, cache: int = 512):
         self.side = side
-        self._cache: OrderedDict[int, bytes] = OrderedDict()
+        self._cache: OrderedDict[tuple[int, str], bytes] = OrderedDict()
         self._cache_size = cache
         self.kind, self._items = self._classify(items, n)
 
@@ -142,15 +142,23 @@ class ItemSource:
     def text(self, index: int) -> str | None:
         return self._items[index] if self.kind == "texts" else None
 
-    def png(self, index: int) -> bytes:
-        """PNG thumbnail of example ``index`` (images only)."""
+    def png(self, index: int, paint: Callable[[np.ndarray], np.ndarray] | None = None, tag: str = "") -> bytes:
+        """PNG thumbnail of example ``index`` (images only).
+
+        ``paint`` draws on the full-size uint8 image before it is scaled (e.g. an overlay);
+        ``tag`` names what it draws, so each version has its own cache entry.
+        """
         if self.kind != "images":
             raise ValueError("these examples have no images")
-        if index in self._cache:
-            self._cache.move_to_end(index)
-            return self._cache[index]
-        data = encode_png(fit(to_uint8(_channels_last(self._load(index))), self.side))
-        self._cache[index] = data
+        key = (index, tag)
+        if key in self._cache:
+            self._cache.move_to_end(key)
+            return self._cache[key]
+        image = to_uint8(_channels_last(self._load(index)))
+        if paint is not None:
+            image = paint(image)
+        data = encode_png(fit(image, self.side))
+        self._cache[key] = data
         if len(self._cache) > self._cache_size:
             self._cache.popitem(last=False)
         return data

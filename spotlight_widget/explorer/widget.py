@@ -59,6 +59,15 @@ class SpotlightExplorer(anywidget.AnyWidget):
         the errors of the result shown (``slice_opponents``), for any method.
     train_items : optional
         What to show for the training examples (images, texts or None, as ``items``).
+    ground_truth : array-like, optional
+        (N, H, W) boolean masks of the features a person marked as relevant (use
+        ``shared_interest.boxes_to_masks`` for boxes), painted yellow on the images when
+        the overlay is on (Shared Interest).
+    saliency : array-like, optional
+        (N, H, W) saliency maps, thresholded with ``saliency_threshold`` (as in
+        ``shared_interest``) and painted orange.
+    saliency_threshold : str, float or tuple
+        How a saliency map becomes its salient set; see ``shared_interest``.
     counts : array-like, optional
         (N,) multiplicities, as in ``find_spotlight``.
     preset, device, seed
@@ -99,6 +108,9 @@ class SpotlightExplorer(anywidget.AnyWidget):
     method = t.Unicode("spotlight").tag(sync=True)
     methods = t.List().tag(sync=True)
     tabs = t.List().tag(sync=True)
+    # "none", "ground-truth", "saliency" or "both"; overlays lists those this data has.
+    overlay = t.Unicode("none").tag(sync=True)
+    overlays = t.List().tag(sync=True)
     # Gallery arrangement: sort by weight, loss or a column ("": the list's own order);
     # filter to one group of a column ("" group: no filter). filter_groups is Python's answer.
     sort_by = t.Unicode("").tag(sync=True)
@@ -132,6 +144,9 @@ class SpotlightExplorer(anywidget.AnyWidget):
         influence: Any = None,
         train_influence: Any = None,
         train_items: Any = None,
+        ground_truth: Any = None,
+        saliency: Any = None,
+        saliency_threshold: Any = "mean+std",
     ):
         self._session = ExplorerSession(
             embeddings,
@@ -150,6 +165,9 @@ class SpotlightExplorer(anywidget.AnyWidget):
             influence=influence,
             train_influence=train_influence,
             train_items=train_items,
+            ground_truth=ground_truth,
+            saliency=saliency,
+            saliency_threshold=saliency_threshold,
         )
         start = self._session.size_count(size)
         # Each method keeps its own selection; the `selected` trait shows the current one's.
@@ -170,6 +188,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
             methods=s.method_rows(),
             tabs=s.tab_rows(),
             sort_options=s.sort_options(),
+            overlays=s.overlays.available(),
             train_kind=s.train_items.kind if s.train_items is not None else "table",
             status={"state": "idle", "progress": 0.0, "message": ""},
         )
@@ -418,6 +437,14 @@ class SpotlightExplorer(anywidget.AnyWidget):
         self.page = 0
         self._publish_page()
 
+    @t.observe("overlay")
+    def _on_overlay(self, change) -> None:
+        try:
+            self._session.set_overlay(change["new"])
+        except ValueError as exc:
+            self.error = str(exc)
+            self.overlay = change["old"]
+
     @t.observe("breakdown_column")
     def _on_breakdown_column(self, change) -> None:
         self._publish_breakdown()
@@ -458,7 +485,10 @@ class SpotlightExplorer(anywidget.AnyWidget):
             source = s.items if request.source == "data" else s.train_items
             if source.kind != "images":
                 raise messages.RequestError("these examples have no images")
-            pngs = [source.png(i) for i in request.indices]
+            if request.source == "data":
+                pngs = [s.thumbnail(i) for i in request.indices]
+            else:
+                pngs = [source.png(i) for i in request.indices]
             reply = {"type": "thumbnails", "id": request.id, "indices": request.indices, "source": request.source}
             return reply | {"mime": "image/png"}, pngs
         if isinstance(request, messages.Detail):
