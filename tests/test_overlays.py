@@ -89,3 +89,62 @@ def test_explorer_overlay_switch_changes_the_thumbnails():
     assert ex.overlay == "none" and "no 'sparkles' overlay" in ex.error
     with pytest.raises(ValueError, match="images"):
         SpotlightExplorer(d.embeddings, d.losses, ["a text"] * 300, ground_truth=gt)
+
+
+def test_probe_ranks_the_class_whose_saliency_matches_the_drawn_region():
+    d = planted_clusters(n=200, dim=8, n_clusters=4, fractions=(0.05,), seed=4)
+    images = np.zeros((200, 8, 12), dtype=np.uint8)
+    calls = []
+
+    def per_class(image):
+        # Saliency at half the image's resolution: class 0 lights the left half, class 1 the
+        # top right quarter, class 2 the bottom right quarter.
+        calls.append(image.shape)
+        maps = np.zeros((3, 4, 6))
+        maps[0, :, :3] = 1
+        maps[1, :2, 3:] = 1
+        maps[2, 2:, 3:] = 1
+        return maps
+
+    ex = SpotlightExplorer(
+        d.embeddings, d.losses, images, probe=per_class, class_names=["cat", "<b>dog</b>", "owl"], size=0.05
+    )
+    assert ex.wait(60) and ex.can_probe
+    sent = []
+    ex.send = lambda content, buffers=None: sent.append((content, buffers or []))
+
+    def ask(message):
+        sent.clear()
+        ex._on_message(ex, {"id": "p", **message}, [])
+        return sent[0][0]
+
+    assert ask({"type": "detail", "index": 3})["image_shape"] == [8, 12]
+    reply = ask({"type": "probe", "index": 3, "boxes": [[6, 0, 12, 4]]})  # top right, in image pixels
+    assert calls == [(8, 12)]
+    ranked = reply["classes"]
+    assert [r["name"] for r in ranked] == ["<b>dog</b>", "cat", "owl"] and ranked[0]["iou"] == 1.0
+    by_coverage = ask({"type": "probe", "index": 3, "boxes": [[6, 0, 12, 8]], "metric": "sc"})["classes"]
+    # The right half holds classes 1 and 2 entirely: both have saliency coverage 1.
+    assert {r["name"] for r in by_coverage[:2]} == {"<b>dog</b>", "owl"} and by_coverage[0]["sc"] == 1.0
+    for bad, match in [
+        ({"boxes": []}, "non-empty"),
+        ({"boxes": [[3, 3, 3, 5]]}, "x0 < x1"),
+        ({"boxes": [[-1, 0, 2, 2]]}, "non-negative"),
+        ({"boxes": [[0, 0, 2, 2]], "metric": "dice"}, "metric"),
+        ({"boxes": [[0, 0, 2, 2]], "index": 999}, "out of range"),
+    ]:
+        assert match in ask({"type": "probe", "index": 3, **bad})["error"]
+
+
+def test_probe_needs_a_callable_and_images():
+    d = planted_clusters(n=100, dim=4, n_clusters=2, fractions=(0.1,), seed=1)
+    with pytest.raises(TypeError, match="callable"):
+        SpotlightExplorer(d.embeddings, d.losses, np.zeros((100, 4, 4)), probe="gradients")
+    with pytest.raises(ValueError, match="images"):
+        SpotlightExplorer(d.embeddings, d.losses, ["t"] * 100, probe=lambda im: im)
+    ex = SpotlightExplorer(d.embeddings, d.losses, np.zeros((100, 4, 4)), size=0.1)
+    assert ex.wait(60) and not ex.can_probe
+    sent = []
+    ex.send = lambda content, buffers=None: sent.append((content, buffers or []))
+    ex._on_message(ex, {"type": "probe", "id": "p", "index": 0, "boxes": [[0, 0, 2, 2]]}, [])
+    assert "no probe" in sent[0][0]["error"]

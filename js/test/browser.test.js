@@ -109,6 +109,46 @@ describe.runIf(inBrowser)("in Chromium", () => {
     expect(getComputedStyle(dark).color).toBe("rgb(1, 2, 3)");
   });
 
+  it("probing: a box dragged on the detail image is sent in the image's pixels and answered", async () => {
+    const { model, $, root } = mount({ can_probe: true });
+    root.parentElement.style.width = "900px";
+    model.update({ detail: 12 });
+    const thumbs = model.requests("thumbnails").at(-1);
+    model.reply(thumbs, { type: "thumbnails", indices: [12], mime: "image/png" }, [pngView()]);
+    model.reply(model.requests("detail").at(-1), { index: 12, loss: 1.5, fields: {}, image_shape: [8, 12] });
+    await flush();
+    const img = /** @type {HTMLImageElement} */ ($(".sw-detail-thumb img"));
+    await img.decode();
+    const { contentRect } = await import("../probe.js");
+    const r = contentRect(img);
+    expect(r.width).toBeGreaterThan(50);
+    const target = /** @type {HTMLElement} */ ($(".sw-detail-thumb"));
+    const point = (/** @type {string} */ type, /** @type {number} */ fx, /** @type {number} */ fy) =>
+      target.dispatchEvent(new PointerEvent(type, { bubbles: true, pointerId: 1, clientX: r.left + fx * r.width, clientY: r.top + fy * r.height }));
+    // The PNG is 2 x 2 pixels but the image is 8 x 12: the box follows the image's shape.
+    point("pointerdown", 0.52, 0.01);
+    point("pointermove", 0.8, 0.3);
+    const box = /** @type {HTMLElement} */ ($(".sw-probe-box"));
+    expect(box.hidden).toBe(false);
+    point("pointerup", 0.99, 0.49);
+    const sent = model.requests("probe");
+    expect(sent).toHaveLength(1);
+    expect(sent[0]).toMatchObject({ index: 12, boxes: [[6, 0, 12, 4]], metric: "iou" });
+    const drawn = box.getBoundingClientRect();
+    expect(Math.abs(drawn.left - (r.left + r.width / 2))).toBeLessThan(3);
+    expect(Math.abs(drawn.right - (r.left + r.width))).toBeLessThan(3);
+    model.reply(sent[0], { metric: "iou", classes: [{ class: 1, name: "<b>dog</b>", iou: 1, gtc: 1, sc: 1 }, { class: 0, name: "cat", iou: 0, gtc: 0, sc: 0 }] });
+    await flush();
+    const names = [...root.querySelectorAll(".sw-probe-class")].map((c) => c.textContent);
+    expect(names).toEqual(["<b>dog</b>", "cat"]);
+    expect(root.querySelector(".sw-probe-results b")).toBeNull();
+    // Another metric asks again for the same box.
+    const select = /** @type {HTMLSelectElement} */ ($(".sw-probe-metric"));
+    select.value = "sc";
+    select.dispatchEvent(new Event("change", { bubbles: true }));
+    expect(model.requests("probe").at(-1)).toMatchObject({ boxes: [[6, 0, 12, 4]], metric: "sc" });
+  });
+
   it("follows a theme switch of the host", async () => {
     const { root } = mount();
     expect(root.classList.contains("sw-theme-dark")).toBe(false);

@@ -567,3 +567,15 @@ describe("overlay", () => {
     expect($$(".sw-card")).toHaveLength(PAGE_INDICES.length);
   });
 });
+
+describe("probe geometry", () => {
+  it("turns a drag (fractions of the image) into a half-open pixel box of at least one pixel", async () => {
+    const { toPixelBox } = await import("../probe.js");
+    expect(toPixelBox({ x: 0.5, y: 0 }, { x: 1, y: 0.5 }, [8, 12])).toEqual([6, 0, 12, 4]);
+    // dragged right to left and beyond the image: ordered and clipped
+    expect(toPixelBox({ x: 1.3, y: 0.99 }, { x: -0.2, y: 0.5 }, [8, 12])).toEqual([0, 4, 12, 8]);
+    // a click without a drag is one pixel
+    expect(toPixelBox({ x: 0.25, y: 0.25 }, { x: 0.25, y: 0.25 }, [8, 12])).toEqual([3, 2, 4, 3]);
+    expect(toPixelBox({ x: 1, y: 1 }, { x: 1, y: 1 }, [8, 12])).toEqual([11, 7, 12, 8]);
+  });
+});

@@ -5,6 +5,7 @@
 import { Disposer, h, write } from "../dom.js";
 import { isNum, num } from "../format.js";
 import { isAbort, request } from "../messages.js";
+import { probeControls } from "../probe.js";
 
 /** @typedef {import("../types.js").Model} Model */
 
@@ -60,15 +61,19 @@ export function render(model, el) {
    * @param {number} index
    * @param {any} c  the detail reply
    * @param {HTMLElement} thumb
+   * @param {AbortSignal} signal  aborts when the panel shows something else
    */
-  const fill = (index, c, thumb) => {
+  const fill = (index, c, thumb, signal) => {
     const basics = [row("index", String(index)), row("loss", num(c.loss))];
     if (isNum(c.weight)) basics.push(row("weight", num(c.weight)));
     if (c.label != null) basics.push(row("label", String(c.label)));
     if (c.prediction != null) basics.push(row("prediction", String(c.prediction)));
     const fields = c.fields && typeof c.fields === "object" ? Object.entries(c.fields) : [];
+    const shape = Array.isArray(c.image_shape) && c.image_shape.length === 2 ? c.image_shape : null;
+    const probe = model.get("can_probe") && shape ? probeControls(model, index, thumb, /** @type {[number, number]} */ (shape), signal) : null;
     const parts = [
       thumb,
+      probe,
       c.text != null && c.text !== "" ? h("div", { class: "sw-detail-text", text: String(c.text) }) : null,
       h("table", { class: "sw-detail-table" }, h("tbody", {}, ...basics)),
       fields.length
@@ -112,7 +117,7 @@ export function render(model, el) {
     }
     request(model, "detail", { index }, { signal: ctrl.signal })
       .then(({ content }) => {
-        if (!ctrl.signal.aborted) fill(index, content, thumb);
+        if (!ctrl.signal.aborted) fill(index, content, thumb, ctrl.signal);
       })
       .catch((e) => {
         if (isAbort(e) || ctrl.signal.aborted) return;

@@ -47,7 +47,18 @@ class Select:
     threshold: float | None
 
 
-Request = Thumbnails | Detail | Next | Select
+@dataclass(frozen=True)
+class Probe:
+    id: str
+    index: int
+    boxes: list[tuple[int, int, int, int]]
+    metric: str
+
+
+MAX_PROBE_BOXES = 32
+PROBE_METRICS = ("iou", "gtc", "sc")
+
+Request = Thumbnails | Detail | Next | Select | Probe
 
 
 def _index(value: Any, n: int, what: str = "index") -> int:
@@ -92,7 +103,35 @@ def parse(message: Any, n: int, n_train: int = 0) -> Request:
                 raise RequestError(f"select: threshold must be a number; got {threshold!r}")
             threshold = float(threshold)
         return Select(rid, mode, threshold)
+    if kind == "probe":
+        return Probe(rid, _index(message.get("index"), n), _boxes(message.get("boxes")), _metric(message.get("metric")))
     raise RequestError(f"unknown request type {kind!r}")
+
+
+def _boxes(value: Any) -> list[tuple[int, int, int, int]]:
+    if not isinstance(value, list) or not value:
+        raise RequestError("probe: boxes must be a non-empty list of [x0, y0, x1, y1]")
+    if len(value) > MAX_PROBE_BOXES:
+        raise RequestError(f"probe: at most {MAX_PROBE_BOXES} boxes; got {len(value)}")
+    boxes = []
+    for box in value:
+        if not isinstance(box, list) or len(box) != 4:
+            raise RequestError(f"probe: a box is [x0, y0, x1, y1]; got {box!r}")
+        if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in box):
+            raise RequestError(f"probe: box corners must be non-negative integers (pixels); got {box!r}")
+        x0, y0, x1, y1 = box
+        if x1 <= x0 or y1 <= y0:
+            raise RequestError(f"probe: a box needs x0 < x1 and y0 < y1; got {box!r}")
+        boxes.append((x0, y0, x1, y1))
+    return boxes
+
+
+def _metric(value: Any) -> str:
+    if value is None:
+        return "iou"
+    if value not in PROBE_METRICS:
+        raise RequestError(f"probe: metric must be one of {', '.join(PROBE_METRICS)}; got {value!r}")
+    return value
 
 
 def request_id(message: Any) -> str | None:

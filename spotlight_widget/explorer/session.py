@@ -107,6 +107,7 @@ class ExplorerSession:
         ground_truth: Any = None,
         saliency: Any = None,
         saliency_threshold: Any = "mean+std",
+        probe: Callable[[np.ndarray], Any] | None = None,
     ):
         self.embeddings = as_matrix(embeddings, "embeddings", dtype=torch.float32, device="cpu")
         n = self.embeddings.shape[0]
@@ -118,6 +119,12 @@ class ExplorerSession:
         if self.items.kind != "images" and len(self.overlays.available()) > 1:
             raise ValueError("ground_truth and saliency overlays are drawn on images: pass images as items")
         self.overlay = "none"
+        if probe is not None and not callable(probe):
+            raise TypeError(f"probe must be a callable image -> (C, H, W) saliency per class; got {type(probe).__name__}")
+        if probe is not None and self.items.kind != "images":
+            raise ValueError("probing draws regions on images: pass images as items")
+        self.saliency_threshold = saliency_threshold
+        self.probe_fn = probe
         self.metadata = _check_metadata(metadata, n)
         self.labels = _check_column(labels, "labels", n)
         self.predictions = _check_column(predictions, "predictions", n)
@@ -379,6 +386,40 @@ class ExplorerSession:
         overlay = self.overlay
         return self.items.png(index, lambda image: self.overlays.paint(image, index, overlay), overlay)
 
+    def probe(self, index: int, boxes: Sequence[tuple[int, int, int, int]], metric: str = "iou", top: int = 10) -> list[dict]:
+        """Classes whose saliency on one image best matches boxes drawn on it (Shared Interest 5.3).
+
+        The boxes are in the image's pixels; they are rescaled when the model's saliency
+        maps have another resolution.
+        """
+        from ..shared_interest import probe
+
+        if self.probe_fn is None:
+            raise LookupError("no probe: pass probe= (an image -> per-class saliency callable)")
+        self.check_index(index)
+        image = np.asarray(self.items.images()[index])
+        maps = self.probe_fn(image)
+        maps = maps.detach().cpu().numpy() if hasattr(maps, "detach") else np.asarray(maps)
+        if maps.ndim != 3:
+            raise ValueError(f"probe must return (C, H, W) saliency maps; got shape {maps.shape}")
+        height, width = image_shape(image)
+        region = np.zeros(maps.shape[1:], dtype=bool)
+        for x0, y0, x1, y1 in boxes:
+            region[_scaled(y0, y1, height, maps.shape[1]), _scaled(x0, x1, width, maps.shape[2])] = True
+        names = self.class_names
+        if names is not None and not isinstance(names, dict) and len(names) != maps.shape[0]:
+            names = None  # the label names need not be the probed classes: show indices
+        ranked = probe(
+            maps,
+            region,
+            metric=metric,
+            threshold=self.saliency_threshold,
+            region_kind="mask",
+            class_names=names,
+            top=top,
+        )
+        return ranked.replace({np.nan: None}).to_dict(orient="records")
+
     def set_overlay(self, overlay: str) -> None:
         if overlay not in self.overlays.available():
             raise ValueError(f"no {overlay!r} overlay; choose from {', '.join(self.overlays.available())}")
@@ -413,6 +454,9 @@ class ExplorerSession:
         out = self.item(index, self.spotlight().weights if self.history else None)
         fields = {} if self.metadata is None else {str(k): _display(v) for k, v in self.metadata.iloc[index].items()}
         out["fields"] = fields
+        if self.probe_fn is not None:
+            # The front end maps a region drawn on the thumbnail to the image's own pixels.
+            out["image_shape"] = list(image_shape(np.asarray(self.items.images()[index])))
         return out
 
     def _name(self, column: np.ndarray | None, index: int) -> str | None:
@@ -593,6 +637,20 @@ def _check_methods(methods: Sequence[str] | None, *, has_influence: bool) -> tup
     if "infembed" in chosen and not has_influence:
         raise ValueError("the infembed method needs influence embeddings: pass influence= (see influence_embeddings)")
     return tuple(chosen)
+
+
+def image_shape(image: np.ndarray) -> tuple[int, int]:
+    """(height, width) of an image in any of the layouts the gallery accepts."""
+    if image.ndim == 3 and image.shape[0] in (1, 3, 4) and image.shape[2] not in (1, 3, 4):
+        return int(image.shape[1]), int(image.shape[2])
+    return int(image.shape[0]), int(image.shape[1])
+
+
+def _scaled(start: int, stop: int, size: int, target: int) -> slice:
+    """Pixels [start, stop) of an axis of ``size`` as a slice of an axis of ``target``."""
+    lo = min(target - 1, start * target // size)
+    hi = max(lo + 1, min(target, -(-stop * target // size)))
+    return slice(lo, hi)
 
 
 def _check_training(

@@ -68,6 +68,11 @@ class SpotlightExplorer(anywidget.AnyWidget):
         ``shared_interest``) and painted orange.
     saliency_threshold : str, float or tuple
         How a saliency map becomes its salient set; see ``shared_interest``.
+    probe : callable, optional
+        ``image -> (C, H, W)`` saliency of one image for every class, e.g.
+        ``lambda im: saliency_per_class(model, prepare(im))``. Lets the user draw a region
+        on an image in the detail panel and see which classes' saliency matches it best
+        (Shared Interest's probing); class names come from ``class_names``.
     counts : array-like, optional
         (N,) multiplicities, as in ``find_spotlight``.
     preset, device, seed
@@ -111,6 +116,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
     # "none", "ground-truth", "saliency" or "both"; overlays lists those this data has.
     overlay = t.Unicode("none").tag(sync=True)
     overlays = t.List().tag(sync=True)
+    can_probe = t.Bool(False).tag(sync=True)
     # Gallery arrangement: sort by weight, loss or a column ("": the list's own order);
     # filter to one group of a column ("" group: no filter). filter_groups is Python's answer.
     sort_by = t.Unicode("").tag(sync=True)
@@ -147,6 +153,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
         ground_truth: Any = None,
         saliency: Any = None,
         saliency_threshold: Any = "mean+std",
+        probe: Any = None,
     ):
         self._session = ExplorerSession(
             embeddings,
@@ -168,6 +175,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
             ground_truth=ground_truth,
             saliency=saliency,
             saliency_threshold=saliency_threshold,
+            probe=probe,
         )
         start = self._session.size_count(size)
         # Each method keeps its own selection; the `selected` trait shows the current one's.
@@ -189,6 +197,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
             tabs=s.tab_rows(),
             sort_options=s.sort_options(),
             overlays=s.overlays.available(),
+            can_probe=s.probe_fn is not None,
             train_kind=s.train_items.kind if s.train_items is not None else "table",
             status={"state": "idle", "progress": 0.0, "message": ""},
         )
@@ -504,4 +513,8 @@ class SpotlightExplorer(anywidget.AnyWidget):
                 chosen = s.select(request.mode, request.threshold) if (s.history or request.mode == "none") else []
             self.selected = chosen
             return {"id": request.id, "ok": True, "count": len(chosen)}, []
+        if isinstance(request, messages.Probe):
+            # The model runs in the kernel's thread: probing is one image, one backward pass per class.
+            rows = s.probe(request.index, request.boxes, request.metric)
+            return {"id": request.id, "metric": request.metric, "classes": rows}, []
         raise messages.RequestError("unknown request")  # pragma: no cover - parse() covers every type
