@@ -171,7 +171,8 @@ def infembed_rule(
     embeddings; a cluster that meets the rule (at least ``min_size`` examples and accuracy
     at most ``max_accuracy``, or mean loss at least ``min_loss``) is returned as it is and
     not split further; one too small to meet it is dropped (its parts would be smaller);
-    any other is split again, up to ``max_depth`` levels.
+    any other is split again, up to ``max_depth`` levels, unless no subset of it could meet
+    the rule (too few errors, or too few high losses), which only saves time.
 
     Parameters
     ----------
@@ -207,7 +208,7 @@ def infembed_rule(
         raise ValueError(f"branching must be >= 2 (clusters per split); got {branching}")
     max_depth = positive_int(max_depth, "max_depth")
     n_init = positive_int(n_init, "n_init")
-    meets = _rule(out, max_accuracy, min_loss)
+    meets, may_contain = _rule(out, max_accuracy, min_loss, min_size)
     found: list[tuple[np.ndarray, tuple[int, ...]]] = []
     calls = iter(range(1 << 30))
 
@@ -222,7 +223,7 @@ def infembed_rule(
                 continue
             if meets(part):
                 found.append((part, (*path, c)))
-            elif len(path) + 1 < max_depth:
+            elif len(path) + 1 < max_depth and may_contain(part):
                 split(part, (*path, c))
 
     split(np.arange(x.shape[0]), ())
@@ -233,21 +234,30 @@ def infembed_rule(
     ]
 
 
-def _rule(out: _Outcomes, max_accuracy: float | None, min_loss: float | None):
+def _rule(out: _Outcomes, max_accuracy: float | None, min_loss: float | None, min_size: int):
+    """``(meets, may_contain)``: whether rows meet the rule, and whether some subset of them could."""
     if out.correct:
         if min_loss is not None:
             raise ValueError("min_loss applies to losses; with correctness use max_accuracy")
         limit = 0.4 if max_accuracy is None else nonnegative_float(max_accuracy, "max_accuracy")
         if limit > 1:
             raise ValueError(f"max_accuracy must be in [0, 1]; got {limit}")
-        return lambda rows: out.score(rows) <= limit
+        # A slice of m >= min_size rows with accuracy <= limit has at least (1 - limit) min_size errors.
+        return (
+            lambda rows: out.score(rows) <= limit,
+            lambda rows: out.bad[rows].sum() >= (1 - limit) * min_size - 1e-9,
+        )
     if max_accuracy is not None:
         raise ValueError("max_accuracy needs correctness (a bool array, or kind='correct'); with losses use min_loss")
     if min_loss is None:
         raise ValueError("with losses, pass min_loss=... (the rule: mean loss >= min_loss), or give correctness")
     if isinstance(min_loss, bool) or not isinstance(min_loss, numbers.Real) or not np.isfinite(min_loss):
         raise ValueError(f"min_loss must be a finite number; got {min_loss!r}")
-    return lambda rows: out.score(rows) >= min_loss
+    # No slice of >= min_size rows has a higher mean loss than the min_size highest losses.
+    return (
+        lambda rows: out.score(rows) >= min_loss,
+        lambda rows: np.partition(out.bad[rows], rows.size - min_size)[rows.size - min_size :].mean() >= min_loss,
+    )
 
 
 def infembed_slices(
