@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -275,8 +276,13 @@ def _load_plugins() -> None:
         return
     _plugins_loaded = True
     for module in _PLUGINS:
-        if importlib.util.find_spec(module) is not None:
+        if importlib.util.find_spec(module) is None:
+            continue
+        try:
             importlib.import_module(module)
+        except ImportError as exc:
+            # A plugin whose own dependencies are missing must not take the built-in methods down.
+            warnings.warn(f"slice methods of {module} are unavailable: {exc}", RuntimeWarning, stacklevel=3)
 
 
 def available_methods() -> list[str]:
@@ -327,7 +333,7 @@ def highest_loss(losses: Any, size: float | int = 0.02) -> Slice:
     top = np.argsort(-loss, kind="stable")[:s]
     weights = np.zeros(loss.shape[0])
     weights[top] = 1.0
-    return Slice("highest-loss", weights, loss, rank=0, score=float(loss[top].mean()), info={"size_requested": s})
+    return Slice("highest-loss", weights, loss, rank=0, score=float(loss[top].mean()))
 
 
 def _n_clusters(k: int | None, size: float | int | None, n_rows: int) -> int:

@@ -371,3 +371,19 @@ def test_find_slices_rejects_a_method_that_returns_no_slices(isolated_registry, 
     register_method("broken", lambda *args, **kwargs: [np.zeros(3)])
     with pytest.raises(TypeError, match="'broken' returned objects that are not slices"):
         find_slices("broken", planted.embeddings, planted.losses)
+
+
+def test_plugins_register_on_first_use_and_broken_ones_only_warn(isolated_registry, monkeypatch, tmp_path):
+    (tmp_path / "slice_plugin_ok.py").write_text(
+        "import numpy as np\n"
+        "from spotlight_widget.slices import Slice, register_method\n"
+        "register_method('plugged', lambda e, l, **kw: [Slice('plugged', np.ones(len(l)))])\n"
+    )
+    (tmp_path / "slice_plugin_broken.py").write_text("import a_module_that_does_not_exist\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.setattr(slices_module, "_PLUGINS", ("slice_plugin_missing", "slice_plugin_broken", "slice_plugin_ok"))
+    monkeypatch.setattr(slices_module, "_plugins_loaded", False)
+    with pytest.warns(RuntimeWarning, match="slice_plugin_broken are unavailable"):
+        found = find_slices("plugged", None, np.arange(4.0))
+    assert found[0].method == "plugged"
+    assert "kmeans" in available_methods()
