@@ -36,7 +36,11 @@ def one_thread():
 def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, wd: float = WD, max_iter: int = 1000) -> nn.Module:
     """Minimise mean cross-entropy + wd/2 |theta|^2 to high precision (float64, L-BFGS)."""
     opt = torch.optim.LBFGS(
-        model.parameters(), max_iter=max_iter, tolerance_grad=1e-11, tolerance_change=1e-14, line_search_fn="strong_wolfe"
+        model.parameters(),
+        max_iter=max_iter,
+        tolerance_grad=1e-11,
+        tolerance_change=1e-14,
+        line_search_fn="strong_wolfe",
     )
 
     def closure():
@@ -248,6 +252,12 @@ def test_datasets_and_loaders_give_the_same_embeddings(logreg):
         res = embed(data)
         # Eigenvectors are defined up to sign: compare the dot products.
         np.testing.assert_allclose(res.test @ res.train.T, ref.test @ ref.train.T, atol=1e-6)
+
+
+def test_uncached_hessian_products_give_the_same_embeddings(logreg):
+    ref = embed(logreg, rank=10)
+    res = embed(logreg, rank=10, cache_hessian=False)
+    np.testing.assert_allclose(res.test @ res.train.T, ref.test @ ref.train.T, atol=1e-8)
 
 
 def test_progress_reports_every_stage(logreg):

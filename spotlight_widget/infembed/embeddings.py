@@ -147,6 +147,7 @@ def influence_embeddings(
     batch_size: int = 64,
     device: str | torch.device | None = None,
     hessian_samples: int = 1000,
+    cache_hessian: bool = True,
     damping: float = 0.0,
     eigen_rtol: float = 1e-6,
     embed_train: bool = False,
@@ -186,6 +187,9 @@ def influence_embeddings(
         Default CUDA when available.
     hessian_samples : int
         Training examples in the Hessian's sample.
+    cache_hessian : bool
+        Keep the sample's autograd graphs between Hessian-vector products (faster; set
+        False when the sample's activations do not fit in memory), see :func:`factor_hessian`.
     damping : float
         Added to the Hessian; set it to the training weight decay, if any.
     eigen_rtol : float
@@ -213,6 +217,7 @@ def influence_embeddings(
         damping=damping,
         eigen_rtol=eigen_rtol,
         batch_size=batch_size,
+        cache_hessian=cache_hessian,
         device=device,
         progress=progress,
         seed=seed,

@@ -100,6 +100,7 @@ def factor_hessian(
     damping: float = 0.0,
     eigen_rtol: float = 1e-6,
     batch_size: int = 64,
+    cache_hessian: bool = True,
     device: str | torch.device | None = None,
     progress: ProgressArg = None,
     seed: int = 0,
@@ -143,6 +144,11 @@ def factor_hessian(
         ``lambda^-1/2``, and near-zero curvature would blow up noise.
     batch_size : int
         Examples per vectorised forward/backward pass.
+    cache_hessian : bool
+        Build each Hessian batch's autograd graph once and reuse it for all
+        ``arnoldi_dim`` products (default): 2-3x faster when the model is small, but the
+        activations of all ``hessian_samples`` examples stay in memory. Set False for big
+        models or samples; each product then runs a fresh forward and backward pass.
     device : str or torch.device, optional
         Where to compute; default CUDA when available.
     progress : bool or callable, optional
@@ -180,7 +186,7 @@ def factor_hessian(
         generator = torch.Generator().manual_seed(seed)
         try:
             basis, projected = arnoldi(
-                lambda v: f.hvp(v, sample),
+                f.hessian_operator(sample, cache=cache_hessian),
                 space.numel,
                 arnoldi_dim,
                 dtype=f.dtype,
