@@ -18,6 +18,7 @@ from spotlight_widget.infembed import (
     normalized_kmeans,
     slice_opponents,
 )
+from spotlight_widget.infembed.arnoldi import arnoldi
 from spotlight_widget.slices import Slice, available_methods, find_slices
 
 WD = 1e-2
@@ -194,6 +195,26 @@ def test_arnoldi_top_eigenpairs_match_eigh(mlp):
     assert factors.n_samples == 200 and factors.parameters == ("0.weight", "0.bias", "2.weight", "2.bias")
 
 
+@pytest.mark.parametrize("spectrum", [[3.0, 3, 3, 2, 2, 1], [0.0] * 6])
+def test_arnoldi_restarts_when_the_krylov_subspace_is_invariant(spectrum):
+    # Few distinct eigenvalues: the Krylov subspace of any start vector stops growing early
+    # (at once for the zero operator); the iteration must restart to span all 6 dimensions.
+    rng = np.random.default_rng(0)
+    q = torch.as_tensor(np.linalg.qr(rng.normal(size=(6, 6)))[0])
+    a = q @ torch.diag(torch.tensor(spectrum, dtype=torch.float64)) @ q.T
+    basis, projected = arnoldi(
+        lambda v: a @ v,
+        6,
+        10,
+        dtype=torch.float64,
+        device=torch.device("cpu"),
+        generator=torch.Generator().manual_seed(0),
+    )
+    assert basis.shape == (6, 6)
+    np.testing.assert_allclose((basis @ basis.T).numpy(), np.eye(6), atol=1e-12)
+    np.testing.assert_allclose(torch.linalg.eigvalsh(projected).numpy(), sorted(spectrum), atol=1e-12)
+
+
 def test_hessian_sample_is_a_subset_of_the_training_data(mlp):
     factors = factor_hessian(mlp["model"], LOSS, mlp["train"], arnoldi_dim=20, rank=5, hessian_samples=50)
     assert factors.n_samples == 50
@@ -293,6 +314,13 @@ def test_bad_inputs_are_named(logreg, change, error, match):
         (args if key in args else opts)[key] = value
     with pytest.raises(error, match=match):
         influence_embeddings(args["model"], args["loss_fn"], args["train"], args["test"], **opts)
+
+
+def test_bad_test_data_fails_before_the_factorisation(logreg):
+    seen = []
+    with pytest.raises(ValueError, match="test has 3 inputs but 2 targets"):
+        embed({**logreg, "test": (np.zeros((3, 12)), np.zeros(2, dtype=int))}, progress=seen.append)
+    assert seen == []
 
 
 def test_any_loss_reduction_gives_the_same_embeddings(logreg):

@@ -120,6 +120,14 @@ def infembed(
     seed : int
         Seeds the K-means starts.
 
+    Notes
+    -----
+    Influence embeddings scale with the loss gradient, so those of badly wrong examples can
+    be thousands of times longer than those of correct ones, and K-means then spends most
+    of its clusters splitting the errors into small, pure slices (measured in
+    ``benchmarks/bench_infembed.py``). :func:`infembed_rule` does not split a slice that
+    already meets its rule.
+
     Returns
     -------
     list of Slice

@@ -12,7 +12,7 @@ from torch import nn
 
 from .._inputs import resolve_device
 from ._checks import positive_int
-from ._data import as_examples
+from ._data import Examples, as_examples
 from ._functional import FunctionalLoss, LossFn, eval_mode
 from ._params import select_parameters
 from ._progress import ProgressArg, Reporter
@@ -59,9 +59,9 @@ class InfluenceEmbeddings:
 
 
 def _embed(
-    f: FunctionalLoss, factors: HessianFactors, data: Any, name: str, batch_size: int, report: Reporter
+    f: FunctionalLoss, factors: HessianFactors, examples: Examples, batch_size: int, report: Reporter
 ) -> tuple[np.ndarray, np.ndarray]:
-    examples = as_examples(data, name)
+    name = examples.name
     embs, losses, done = [], [], 0
     try:
         for i, (x, y) in enumerate(examples.batches(batch_size)):
@@ -118,7 +118,7 @@ def embed_examples(
     factors = _on_device(factors, device)
     with eval_mode(model):
         f = FunctionalLoss(model, loss_fn, space, device)
-        emb, _ = _embed(f, factors, data, "data", batch_size, Reporter(progress))
+        emb, _ = _embed(f, factors, as_examples(data, "data"), batch_size, Reporter(progress))
     return emb
 
 
@@ -206,6 +206,9 @@ def influence_embeddings(
     -------
     InfluenceEmbeddings
     """
+    # Checked before the factorisation, which is the slow part.
+    test_examples = as_examples(test, "test")
+    train_examples = as_examples(train, "train")
     factors = factor_hessian(
         model,
         loss_fn,
@@ -226,8 +229,8 @@ def influence_embeddings(
     report = Reporter(progress)
     with eval_mode(model):
         f = FunctionalLoss(model, loss_fn, space, factors.vectors.device)
-        test_emb, test_losses = _embed(f, factors, test, "test", batch_size, report)
+        test_emb, test_losses = _embed(f, factors, test_examples, batch_size, report)
         train_emb = train_losses = None
         if embed_train:
-            train_emb, train_losses = _embed(f, factors, train, "train", batch_size, report)
+            train_emb, train_losses = _embed(f, factors, train_examples, batch_size, report)
     return InfluenceEmbeddings(test_emb, train_emb, factors, test_losses, train_losses)

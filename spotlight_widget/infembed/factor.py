@@ -133,7 +133,8 @@ def factor_hessian(
     rank : int
         D, the number of eigenpairs kept (the embedding dimension). Paper: 100.
     hessian_samples : int
-        Training examples the Hessian is averaged over.
+        Training examples the Hessian is averaged over; they are held on ``device``
+        for the whole factorisation.
     damping : float
         Added to the Hessian (``H + damping I``), as in Koh and Liang. Use it when the
         training objective had weight decay (its Hessian is ``weight_decay I``), or to
