@@ -61,7 +61,7 @@ METHODS = {
     "kmeans": MethodInfo("kmeans", "K-means clusters", "cluster", "K-means clusters of the embeddings, worst first"),
     "gmm": MethodInfo("gmm", "Gaussian mixture", "cluster", "Gaussian-mixture clusters of the embeddings, worst first"),
     "infembed": MethodInfo(
-        "infembed", "InfEmbed", "slice", "K-means on influence embeddings (Wang et al.), lowest accuracy first"
+        "infembed", "InfEmbed", "slice", "K-means on influence embeddings (Wang et al.), highest mean loss first"
     ),
 }
 # Companion methods return their results in ranked batches: asking for a few at once
