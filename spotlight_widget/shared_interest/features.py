@@ -171,24 +171,21 @@ def as_mask(value: Any, name: str, *, shape: tuple[int, ...], device: torch.devi
     arr = _as_array_or_tensor(value, name)
     if tuple(arr.shape) != shape:
         raise ValueError(f"{name} must have the saliency's shape {shape}; got {tuple(arr.shape)}")
-    t = arr if isinstance(arr, torch.Tensor) else None
-    if t is None:
-        if arr.dtype.kind == "b":
-            return torch.from_numpy(np.ascontiguousarray(arr)).to(device)
-        if arr.dtype.kind not in "iu":
+    if not isinstance(arr, torch.Tensor):
+        if arr.dtype.kind not in "biu":
             raise TypeError(f"{name} must be a boolean mask (or 0/1 integers); got dtype {arr.dtype}")
-        t = torch.from_numpy(np.ascontiguousarray(arr).astype(np.int64))
-    if t.dtype == torch.bool:
-        return t.to(device)
-    if t.is_floating_point() or t.is_complex():
-        raise TypeError(f"{name} must be a boolean mask (or 0/1 integers); got dtype {t.dtype}")
-    bad = (t != 0) & (t != 1)
+        arr = torch.from_numpy(np.ascontiguousarray(arr))
+    if arr.dtype == torch.bool:
+        return arr.to(device)
+    if arr.is_floating_point() or arr.is_complex():
+        raise TypeError(f"{name} must be a boolean mask (or 0/1 integers); got dtype {arr.dtype}")
+    bad = (arr != 0) & (arr != 1)
     if bool(bad.any()):
         raise ValueError(
             f"{name} must hold only 0 and 1 (a mask); {int(bad.sum())} entries do not. "
             "For token index sets pass kind='tokens'; for boxes pass kind='boxes'."
         )
-    return t.to(device=device, dtype=torch.bool)
+    return arr.to(device=device, dtype=torch.bool)
 
 
 def boxes_to_masks(boxes: Any, height: int, width: int, *, device: str | torch.device | None = None) -> torch.Tensor:
