@@ -778,11 +778,13 @@ def caption(
         over = table[(table["lift"] > 1) & (table["p_value"] < _CAPTION_ALPHA / max(tested, 1))]
         if len(over):
             best = over.iloc[0]
-            candidates.append((float(best["p_value"]), -float(best["lift"]), name, best))
+            # The group comes from its own column: a row of mixed types would turn label 7 into 7.0.
+            group = over["group"].iloc[0]
+            candidates.append((float(best["p_value"]), -float(best["lift"]), name, group, best))
     candidates.sort(key=lambda item: item[:2])
     parts = [
-        f"{_percent(row['share_in'])} {name} {_plain(row['group'])} vs {_percent(row['share_all'])} overall"
-        for _, _, name, row in candidates[:max_parts]
+        f"{_percent(row['share_in'])} {name} {_plain(group)} vs {_percent(row['share_all'])} overall"
+        for _, _, name, group, row in candidates[:max_parts]
     ]
     overall = _overall(data)
     if data.losses is not None:

@@ -374,3 +374,15 @@ def test_caption_parts_metadata_accuracy_and_nothing_to_say():
     assert caption(spot(weights), labels=balanced) == "no group stands out"
     with pytest.raises(ValueError, match="max_parts"):
         caption(spot(weights), max_parts=-1)
+
+
+def test_caption_names_integer_labels_as_integers():
+    from spotlight_widget.describe import caption
+    from spotlight_widget.slices import Slice
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 20, 1000)
+    weights = (labels == 17).astype(float)
+    text = caption(Slice("test", weights, rng.random(1000)), labels=labels, predictions=np.where(weights > 0, 3, labels))
+    assert "label 17 vs" in text and "predicted 3 vs" in text
+    assert "17.0" not in text and "3.0" not in text
