@@ -17,6 +17,7 @@ from benchmarks.discovery.cases import GENERATORS, make_case
 from benchmarks.discovery.methods import QUICK_METHODS
 from benchmarks.discovery.runner import SCORES, run_suite
 from benchmarks.discovery.scoring import score_case, score_group
+from spotlight_widget.engine.discovery import damp_losses, discovery_inputs, standardize_embeddings
 from spotlight_widget.slices import Slice
 
 
@@ -122,3 +123,33 @@ def test_unknown_case_and_method_are_rejected():
         make_case("paper", 0, noise=1.5)
     with pytest.raises(ValueError, match="unknown methods"):
         run_suite([0], methods=["nope"], log=None)
+
+
+def test_discovery_inputs_scale_each_dimension_and_damp_losses():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(200, 3)) * np.array([1.0, 100.0, 0.0]) + 5.0
+    losses = rng.exponential(2.0, size=200)
+    z, damped = discovery_inputs(x, losses)
+    assert z.shape == (200, 3) and z.dtype == np.float32
+    np.testing.assert_allclose(z[:, :2].std(0), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(z.mean(0), 0.0, atol=1e-5)
+    assert (z[:, 2] == 0).all()
+    assert (np.argsort(damped, kind="stable") == np.argsort(losses, kind="stable")).all()
+    assert damped.max() < losses.max()
+    raw_x, raw_l = discovery_inputs(x, losses, standardize=False, damp=False)
+    np.testing.assert_allclose(raw_l, losses)
+    np.testing.assert_allclose(raw_x, x, rtol=1e-6)
+
+
+def test_discovery_inputs_reject_bad_data():
+    x = np.ones((5, 2))
+    with pytest.raises(ValueError, match="identical"):
+        standardize_embeddings(x)
+    with pytest.raises(ValueError, match="at least 2 rows"):
+        standardize_embeddings(np.ones((1, 2)))
+    with pytest.raises(ValueError, match="negative"):
+        damp_losses([1.0, -0.5])
+    with pytest.raises(ValueError):
+        discovery_inputs(np.arange(10.0).reshape(5, 2), [1.0, 2.0])
+    with pytest.raises(ValueError):
+        discovery_inputs(np.arange(10.0).reshape(5, 2), [1.0, np.nan, 1.0, 1.0, 1.0])
