@@ -151,7 +151,7 @@ def case_table(results: pd.DataFrame) -> str:
     """How strongly each case fails: error rate inside the planted groups and elsewhere."""
     per_case = results.drop_duplicates(["case", "seed"]).groupby("case", sort=False)
     summary = per_case[["n_rows", "size", "group_error", "other_error"]].mean()
-    lines = ["| case | N | S | group sizes (seed 0) | error in groups | error elsewhere |", "|---|---|---|---|---|---|"]
+    lines = ["| case | N | S | group sizes (first seed) | error in groups | error elsewhere |", "|---|---|---|---|---|---|"]
     first = results.drop_duplicates("case").set_index("case")["group_sizes"]
     for c, r in summary.iterrows():
         lines.append(f"| {c} | {r.n_rows:.0f} | {r['size']:.0f} | {first[c]} | {r.group_error:.2f} | {r.other_error:.2f} |")
