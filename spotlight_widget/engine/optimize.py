@@ -63,22 +63,35 @@ class Trajectory:
     converged: torch.Tensor  # (B,) bool
 
 
-def tau_for_mass(dist: torch.Tensor, counts: torch.Tensor | None, target: torch.Tensor) -> torch.Tensor:
+def tau_for_mass(
+    dist: torch.Tensor,
+    counts: torch.Tensor | None,
+    target: torch.Tensor,
+    *,
+    reducer: Reducer = identity_reducer,
+    reduce_max: Reducer = identity_reducer,
+) -> torch.Tensor:
     """Log precision at which each column's kernel mass sum c max(1 - tau D, 0) is ``target``.
 
     The mass falls monotonically as tau grows, so a bisection on log tau finds it.
-    ``dist`` is (N, B) squared distances to each centre.
+    ``dist`` is (N, B) squared distances to each centre. On shards, ``reducer`` adds the
+    masses and ``reduce_max`` takes the largest distance over the shards (a shard may be
+    empty).
     """
     n_spot = dist.shape[1]
-    d_max = float(dist.max())
     positive = dist[dist > 0]
-    d_min = float(positive.min()) if positive.numel() else d_max
+    local = [
+        float(dist.max()) if dist.numel() else -math.inf,
+        -float(positive.min()) if positive.numel() else -math.inf,
+    ]
+    d_max, neg_min = reduce_max(torch.tensor(local, dtype=torch.float64, device=dist.device)).tolist()
+    d_min = -neg_min if neg_min > -math.inf else d_max
     lo = torch.full((n_spot,), math.log(1e-6 / max(d_max, 1e-30)), dtype=dist.dtype, device=dist.device)
     hi = torch.full_like(lo, math.log(1e6 / max(d_min, 1e-30)))
     for _ in range(50):
         mid = (lo + hi) / 2
         k = (1 - mid.exp() * dist).clamp_min(0)
-        mass = k.sum(0) if counts is None else counts @ k
+        mass = reducer(k.sum(0) if counts is None else counts @ k)
         too_big = mass > target
         lo = torch.where(too_big, mid, lo)
         hi = torch.where(too_big, hi, mid)
@@ -153,7 +166,8 @@ def optimize(
                 progress(SearchProgress(done, total, float(ev.objective.max()), stage))
             if preset.min_lr_ratio is not None and steps_done >= anneal_steps:
                 converged = plateau.lr <= lr0 * preset.min_lr_ratio
-                if bool(converged.all()):
+                # Summed over shards, so that every process stops at the same step.
+                if not bool(reducer((~converged).to(lr0.dtype)).any()):
                     break
     if preset.min_lr_ratio is None:
         converged = torch.ones(n_spot, dtype=torch.bool, device=center.device)

@@ -84,6 +84,7 @@ def find_spotlights(
     progress: ProgressFn | None = None,
     cancel: CancelFn | Any = None,
     threads: int | None = 1,
+    process_group: Any = None,
 ) -> list[Spotlight] | list[list[Spotlight]]:
     """Find ``n`` spotlights in turn (paper Eq. 6).
 
@@ -139,21 +140,46 @@ def find_spotlights(
         fast as two when idle, and 16x faster while another process kept one core busy
         (many small parallel operations stall when a core is taken). None keeps torch's
         setting. Ignored on GPUs.
+    process_group : torch.distributed.ProcessGroup, optional
+        Search data sharded over the processes of this group (e.g.
+        ``torch.distributed.group.WORLD``): call on every process of the group, each with
+        its own rows (its shard; possibly none) and the same other arguments. The shards,
+        concatenated in the order of the processes' ranks in the group, form the data set.
+        Every process gets the same spotlights (centre, precision, weighted and top-S
+        loss, mass, history: those of one process on the concatenated data, up to the
+        order of floating-point sums) as ``spotlight_widget.distributed.ShardedSpotlight``
+        objects whose ``weights``, ``indices`` and ``top_indices`` refer to the process's
+        own rows. See ``spotlight_widget.distributed``.
 
     Returns
     -------
     list of Spotlight (length n), or, when ``size`` is a sequence, one such list per size.
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer; got {n!r}")
-    if isinstance(restarts, bool) or not isinstance(restarts, (int, np.integer)) or restarts < 1:
-        raise ValueError(f"restarts must be a positive integer; got {restarts!r}")
-    if not (isinstance(barrier, (int, float)) and math.isfinite(barrier) and barrier > 0):
-        raise ValueError(f"barrier must be a positive number; got {barrier!r}")
-    if dtype not in (torch.float32, torch.float64):
-        raise ValueError(f"dtype must be torch.float32 or torch.float64; got {dtype}")
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise ValueError(f"threads must be a positive integer or None; got {threads!r}")
+    if process_group is not None:
+        # Imported here: torch.distributed is only touched when a group is given.
+        from ..distributed.sharded import find_spotlights_sharded
+
+        return find_spotlights_sharded(
+            embeddings,
+            losses,
+            n=n,
+            size=size,
+            counts=counts,
+            preset=preset,
+            restarts=restarts,
+            barrier=barrier,
+            init=init,
+            after=after,
+            device=device,
+            dtype=dtype,
+            seed=seed,
+            max_steps=max_steps,
+            progress=progress,
+            cancel=cancel,
+            threads=threads,
+            process_group=process_group,
+        )
+    _check_options(n, restarts, barrier, dtype, threads)
     dev = resolve_device(device, embeddings, losses)
     with _cpu_threads(threads if dev.type == "cpu" else None):
         cfg = get_preset(preset, max_steps=max_steps)
@@ -257,7 +283,7 @@ def run_batch(
     run = partial(optimize, preset=cfg, max_steps=cfg.max_steps, reducer=reducer, progress=progress, cancel=cancel)
     if sample is None:
         center, log_tau, width = _starts(space, col_losses, size, restarts, inits, cfg, generator)
-        if not cfg.hold_mass and not bool((space.weights(center, log_tau) > 0).any(0).all()):
+        if not cfg.hold_mass and not bool((reducer((space.weights(center, log_tau) > 0).any(0).to(dt)) > 0).all()):
             raise ValueError(
                 "every kernel weight is 0 at the paper's start (mu = 0, tau = 1e-4): the embeddings "
                 "are too far from the origin for the paper preset; use preset='fast'"
@@ -333,6 +359,19 @@ class BatchResult:
     stage: np.ndarray  # (steps,) 0 on the sample, 1 on all rows
 
 
+def _check_options(n, restarts, barrier, dtype, threads) -> None:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"n must be a positive integer; got {n!r}")
+    if isinstance(restarts, bool) or not isinstance(restarts, (int, np.integer)) or restarts < 1:
+        raise ValueError(f"restarts must be a positive integer; got {restarts!r}")
+    if not (isinstance(barrier, (int, float)) and math.isfinite(barrier) and barrier > 0):
+        raise ValueError(f"barrier must be a positive number; got {barrier!r}")
+    if dtype not in (torch.float32, torch.float64):
+        raise ValueError(f"dtype must be torch.float32 or torch.float64; got {dtype}")
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"threads must be a positive integer or None; got {threads!r}")
+
+
 @contextmanager
 def _cpu_threads(threads: int | None):
     if threads is None:
@@ -358,11 +397,10 @@ def _sample_rows(space: EmbeddingSpace, smallest: float, cfg: Preset, generator:
     """Rows of a random sample for a first pass, or None when the data is small enough."""
     if cfg.coarse_rows is None:
         return None
-    rows = max(cfg.coarse_rows, math.ceil(_MIN_SAMPLE_SIZE * space.n / smallest))
-    if space.n < 2 * rows:
+    rows = max(cfg.coarse_rows, math.ceil(_MIN_SAMPLE_SIZE * space.total_rows / smallest))
+    if space.total_rows < 2 * rows:
         return None
-    perm = torch.randperm(space.n, generator=generator)[:rows]
-    return perm.sort().values.to(space.x.device)
+    return space.sample_rows(rows, generator)
 
 
 def _starts(space, losses, size, restarts, inits, cfg, generator):
@@ -390,24 +428,17 @@ def _starts(space, losses, size, restarts, inits, cfg, generator):
             log_tau[j * restarts] = tj
             local[j * restarts] = True
         if restarts > 1:
-            anchors = _anchor_rows(losses[:, j * restarts], restarts - 1, generator)
-            center[j * restarts + 1 : (j + 1) * restarts] = (space.x[anchors] - space.shift) / space.scale
+            anchors = space.anchor_points(losses[:, j * restarts], restarts - 1, generator)
+            center[j * restarts + 1 : (j + 1) * restarts] = anchors
             local[j * restarts + 1 : (j + 1) * restarts] = True
     if bool(local.any()):
         cols = torch.nonzero(local).flatten()
         dist = space.distances_to(center[cols])
-        log_tau[cols] = tau_for_mass(dist, space.counts, _RESTART_MASS * size[cols])
+        log_tau[cols] = tau_for_mass(
+            dist, space.counts, _RESTART_MASS * size[cols], reducer=space.reduce_sum, reduce_max=space.reduce_max
+        )
         width[cols] = _WARM_START_WIDTH * size[cols]
     return center, log_tau, width
-
-
-def _anchor_rows(loss: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
-    """k distinct rows drawn with probability proportional to (non-negative) loss."""
-    p = loss.clamp_min(0).double().cpu()
-    if not bool((p > 0).any()):
-        p = torch.ones_like(p)
-    k = min(k, int((p > 0).sum()))
-    return torch.multinomial(p, k, replacement=False, generator=generator).to(loss.device)
 
 
 def _loss_scale(loss: torch.Tensor, counts: torch.Tensor | None) -> float:

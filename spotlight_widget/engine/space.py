@@ -24,6 +24,9 @@ Reducer = Callable[[torch.Tensor], torch.Tensor]
 # Rows per block when preparing the data on the CPU (float64 statistics, norms): bounds
 # the temporary copies. The per-step products run on the whole matrix at once.
 _CPU_CHUNK_BYTES = 2 << 20
+# On a GPU the data is prepared in one block up to this many bytes of temporaries, in
+# blocks of that size beyond: a float64 copy of a 30 GB shard would not fit next to it.
+_GPU_CHUNK_BYTES = 8 << 30
 
 # When the mean is this many times larger (squared) than the spread, computing distances
 # from norms loses too many float32 digits, so a centred copy is made instead.
@@ -69,6 +72,37 @@ class EmbeddingSpace:
     @property
     def dim(self) -> int:
         return self.x.shape[1]
+
+    # -- What a space holding one shard of the data overrides (``spotlight_widget.distributed``).
+    # Here, on one process, these are the identity and the local values.
+
+    @property
+    def total_rows(self) -> int:
+        """Rows of the whole data set (on every shard together)."""
+        return self.n
+
+    def reduce_sum(self, t: torch.Tensor) -> torch.Tensor:
+        """Elementwise sum of ``t`` over the shards."""
+        return t
+
+    def reduce_max(self, t: torch.Tensor) -> torch.Tensor:
+        """Elementwise maximum of ``t`` over the shards."""
+        return t
+
+    def sample_rows(self, rows: int, generator: torch.Generator) -> torch.Tensor:
+        """Sorted rows (of this shard) of a uniform random sample of ``rows`` of all rows."""
+        perm = torch.randperm(self.n, generator=generator)[:rows]
+        return perm.sort().values.to(self.x.device)
+
+    def anchor_points(self, loss: torch.Tensor, k: int, generator: torch.Generator) -> torch.Tensor:
+        """(k', d) normalised coordinates of k' = min(k, #positive) distinct rows drawn with
+        probability proportional to the (non-negative part of the) loss."""
+        p = loss.clamp_min(0).double().cpu()
+        if not bool((p > 0).any()):
+            p = torch.ones_like(p)
+        k = min(k, int((p > 0).sum()))
+        rows = torch.multinomial(p, k, replacement=False, generator=generator).to(loss.device)
+        return (self.x[rows] - self.shift) / self.scale
 
     @classmethod
     def build(
@@ -235,6 +269,8 @@ def _row_chunks(x: torch.Tensor, itemsize: int | None = None):
     n = x.shape[0]
     if x.device.type != "cpu":
         step = max(n, 1)
+        if n * (itemsize or x.element_size()) * max(x.shape[1], 1) > _GPU_CHUNK_BYTES:
+            step = max(1, _GPU_CHUNK_BYTES // ((itemsize or x.element_size()) * max(x.shape[1], 1)))
     else:
         step = max(256, _CPU_CHUNK_BYTES // ((itemsize or x.element_size()) * max(x.shape[1], 1)))
     for start in range(0, n, step):
