@@ -290,3 +290,22 @@ def test_cpu_threads_are_restored(planted):
     assert torch.get_num_threads() == before
     with pytest.raises(ValueError, match="threads"):
         find_spotlight(planted.embeddings, planted.losses, size=0.02, threads=0)
+
+
+@pytest.mark.parametrize(
+    ("cast", "options"),
+    [
+        (np.float64, {}),  # converted to a private float32 copy, centred in place
+        (np.float32, {"dtype": torch.float64}),  # same, at float64
+        (np.float32, {"offset": 50.0}),  # far from the origin: a centred copy of the user's data
+    ],
+)
+def test_centre_is_in_the_users_coordinates_whatever_copy_the_search_made(planted, cast, options):
+    options = dict(options)
+    x = planted.embeddings.astype(cast) + options.pop("offset", 0.0)
+    spots = find_spotlights(x, planted.losses, n=2, size=0.03, **options)
+    for sp in spots:
+        # The weights the search reports are the kernel at the reported centre and precision.
+        np.testing.assert_allclose(sp.membership(x), sp.weights, atol=1e-4)
+        inside = x[sp.top_indices]
+        assert np.linalg.norm(inside.mean(0) - sp.center) < np.linalg.norm(x.mean(0) - sp.center)

@@ -81,7 +81,7 @@ class ShardedSpace(EmbeddingSpace):
 
     def subset(self, rows: torch.Tensor) -> ShardedSpace:
         counts = None if self.counts is None else self.counts[rows]
-        sub = ShardedSpace(self.x[rows], self.shift, self.scale, self.sqnorms[rows], counts)
+        sub = ShardedSpace(self.x[rows], self.shift, self.scale, self.sqnorms[rows], counts, self.origin)
         sizes = self.comm.per_process(float(rows.shape[0])).long().tolist()
         return sub.attach(self.comm, sum(sizes[: self.comm.rank]), sum(sizes))
 

@@ -57,6 +57,9 @@ class EmbeddingSpace:
         (N,) squared norms of the normalised rows.
     counts : torch.Tensor or None
         (N,) multiplicities, or None for all ones.
+    origin : torch.Tensor or None
+        (d,) the mean already subtracted from ``x`` when it is a centred copy (None: the
+        user's coordinates); added back to give centres in the user's coordinates.
     """
 
     x: torch.Tensor
@@ -64,6 +67,7 @@ class EmbeddingSpace:
     scale: float
     sqnorms: torch.Tensor
     counts: torch.Tensor | None
+    origin: torch.Tensor | None = None
 
     @property
     def n(self) -> int:
@@ -156,15 +160,16 @@ class EmbeddingSpace:
         scale = var**0.5
         mean = mean64.to(x.dtype)
         offset_ratio = float((mean64**2).sum()) / (var * d)
+        origin = None
         if owned:
             x.sub_(mean)
-            shift = torch.zeros_like(mean)
+            shift, origin = torch.zeros_like(mean), mean
         elif offset_ratio > _OFFSET_RATIO_FOR_COPY:
             x = x - mean
-            shift = torch.zeros_like(mean)
+            shift, origin = torch.zeros_like(mean), mean
         else:
             shift = mean
-        space = cls(x, shift, scale, torch.empty(0, dtype=x.dtype, device=x.device), counts)
+        space = cls(x, shift, scale, torch.empty(0, dtype=x.dtype, device=x.device), counts, origin)
         space.sqnorms = space._sqnorms()
         return space
 
@@ -177,7 +182,7 @@ class EmbeddingSpace:
     def subset(self, rows: torch.Tensor) -> EmbeddingSpace:
         """The same space restricted to ``rows`` (same shift and scale)."""
         counts = None if self.counts is None else self.counts[rows]
-        return EmbeddingSpace(self.x[rows], self.shift, self.scale, self.sqnorms[rows], counts)
+        return EmbeddingSpace(self.x[rows], self.shift, self.scale, self.sqnorms[rows], counts, self.origin)
 
     def total_count(self) -> float:
         return float(self.n) if self.counts is None else float(self.counts.sum())
@@ -255,13 +260,17 @@ class EmbeddingSpace:
             tau = tau.clamp_min(1e-30)
         return tau.log()
 
+    def _offset(self) -> torch.Tensor:
+        """Normalised coordinates' origin in the user's coordinates."""
+        return self.shift if self.origin is None else self.shift + self.origin
+
     def to_raw(self, center: torch.Tensor, log_tau: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Centres and precisions in the user's coordinates."""
-        return center * self.scale + self.shift, log_tau.exp() / self.scale**2
+        return center * self.scale + self._offset(), log_tau.exp() / self.scale**2
 
     def from_raw(self, center: torch.Tensor, precision: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Inverse of ``to_raw``."""
-        return (center - self.shift) / self.scale, (precision * self.scale**2).log()
+        return (center - self._offset()) / self.scale, (precision * self.scale**2).log()
 
 
 def _row_chunks(x: torch.Tensor, itemsize: int | None = None):
