@@ -417,6 +417,28 @@ def test_launcher_run_loads_back_as_the_single_process_result(launched):
     assert list(sample.results) == [sp.size]
 
 
+def test_explorer_opens_a_run_on_a_sample(launched):
+    import pandas as pd
+
+    from spotlight_widget import SpotlightExplorer
+    from spotlight_widget.distributed import load_run
+
+    assert launched["proc"].returncode == 0, launched["proc"].stderr[-3000:]
+    data = launched["data"]
+    meta = pd.DataFrame({"cluster": data.cluster})
+    ex = SpotlightExplorer.from_run(launched["out"], sample=600, seed=1, metadata=meta)
+    view = load_run(launched["out"], sample=600, seed=1)
+    assert ex.n == 600 and len(ex.history) == 2 and ex.current == 0 and ex.status["state"] == "idle"
+    for shown, loaded in zip(ex.spotlights, view.spotlights[0]):
+        np.testing.assert_array_equal(shown.weights, loaded.weights)
+        np.testing.assert_array_equal(shown.center, loaded.center)
+    frame = ex.to_dataframe(1)
+    np.testing.assert_array_equal(frame["row"], view.rows[frame["index"]])
+    np.testing.assert_array_equal(frame["cluster"], data.cluster[frame["row"]])
+    with pytest.raises(ValueError, match="3000 rows"):
+        SpotlightExplorer.from_run(launched["out"], sample=600, metadata=meta.iloc[:10])
+
+
 def test_launcher_reports_a_missing_shard(tmp_path):
     np.save(tmp_path / "loss.npy", np.ones(10))
     proc = subprocess.run(

@@ -446,3 +446,21 @@ def test_gallery_sorts_and_filters_by_any_column(data):
     assert ex.filter_group == "" and len(ex.filter_groups) == 5
     ex.sort_by = "nonsense"
     assert ex.sort_by == "" and "cannot sort" in ex.error
+
+
+def test_spotlights_found_elsewhere_are_shown_without_a_search(data):
+    from spotlight_widget import find_spotlights
+
+    d = data[0]
+    found = find_spotlights(d.embeddings, d.losses, n=2, size=60) + find_spotlights(d.embeddings, d.losses, n=1, size=30)
+    ex = SpotlightExplorer(d.embeddings, d.losses, spotlights=found)
+    assert ex.status["state"] == "idle" and len(ex.history) == 3 and ex.current == 0
+    assert all(a is b for a, b in zip(ex.spotlights, found, strict=True)) and ex.size == pytest.approx(60 / 1500)
+    # "Next" continues the sequence at that size (paper Eq. 6), away from both.
+    third = ex.next()
+    assert third.rank == 2 and third.size == 60
+    assert not set(third.top_indices) & set(found[0].top_indices)
+    with pytest.raises(ValueError, match="1500"):
+        SpotlightExplorer(d.embeddings[:100], d.losses[:100], spotlights=found)
+    with pytest.raises(TypeError, match="Spotlight"):
+        SpotlightExplorer(d.embeddings, d.losses, spotlights=found[0])

@@ -64,7 +64,8 @@ class SearchHistory:
         )
 
 
-@dataclass(frozen=True, repr=False)
+# eq=False: equality of arrays has no single truth value, so spotlights compare by identity.
+@dataclass(frozen=True, repr=False, eq=False)
 class Spotlight:
     """A spotlight: a soft, contiguous region of embedding space with high loss.
 

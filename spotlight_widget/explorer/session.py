@@ -262,6 +262,28 @@ class ExplorerSession:
         wanted = max(rank + 1, _BATCH)
         return list(find_slices(method, embeddings, self.losses, n=wanted, size=size, seed=self.seed))
 
+    def preload(self, spotlights: Sequence[SliceLike]) -> None:
+        """Show spotlights found elsewhere (the API, the command line, a distributed run).
+
+        They are grouped by size, each size's in rank order, so "next" continues their
+        sequence; the first one becomes current.
+        """
+        if isinstance(spotlights, Spotlight) or not isinstance(spotlights, Sequence) or not spotlights:
+            raise TypeError("spotlights must be a non-empty list of Spotlight results (e.g. from find_spotlights)")
+        for sp in spotlights:
+            if not isinstance(sp, Spotlight):
+                raise TypeError(f"spotlights must be Spotlight results; got {type(sp).__name__}")
+            if sp.weights.shape != (self.n,):
+                raise ValueError(f"a spotlight has weights for {sp.weights.shape[0]} examples; the explorer has {self.n}")
+        with self.lock:
+            for sp in sorted(spotlights, key=lambda sp: (sp.size, sp.rank)):
+                self._results["spotlight"].setdefault(sp.size, []).append(sp)
+            history = self._history["spotlight"]
+            for sp in spotlights:
+                by_size = self._results["spotlight"][sp.size]
+                history.append(HistoryEntry(sp.size, next(i for i, x in enumerate(by_size) if x is sp)))
+            self._current["spotlight"] = 0
+
     def current_size(self) -> int:
         """S the current result was asked for (a cluster's own size may differ)."""
         if not self.history:

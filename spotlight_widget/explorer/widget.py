@@ -12,7 +12,7 @@ import anywidget
 import pandas as pd
 import traitlets as t
 
-from ..engine import SearchProgress
+from ..engine import SearchProgress, Spotlight
 from ..slices import SliceLike
 from . import messages
 from .jobs import Jobs
@@ -68,6 +68,10 @@ class SpotlightExplorer(anywidget.AnyWidget):
         ``shared_interest``) and painted orange.
     saliency_threshold : str, float or tuple
         How a saliency map becomes its salient set; see ``shared_interest``.
+    spotlights : list of Spotlight, optional
+        Spotlights found earlier (``find_spotlights``, the command line, or a distributed
+        run: see ``from_run``) to show instead of searching at start; "next" and other
+        sizes search as usual.
     probe : callable, optional
         ``image -> (C, H, W)`` saliency of one image for every class, e.g.
         ``lambda im: saliency_per_class(model, prepare(im))``. Lets the user draw a region
@@ -154,6 +158,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
         saliency: Any = None,
         saliency_threshold: Any = "mean+std",
         probe: Any = None,
+        spotlights: Sequence[Spotlight] | None = None,
     ):
         self._session = ExplorerSession(
             embeddings,
@@ -181,7 +186,8 @@ class SpotlightExplorer(anywidget.AnyWidget):
         # Each method keeps its own selection; the `selected` trait shows the current one's.
         self._selections: dict[str, list[int]] = {}
         self._jobs = Jobs()
-        self._quiet = False
+        # The initial values below are the session's own: nothing to act on.
+        self._quiet = True
         s = self._session
         columns = s.columns()
         super().__init__(
@@ -201,9 +207,78 @@ class SpotlightExplorer(anywidget.AnyWidget):
             train_kind=s.train_items.kind if s.train_items is not None else "table",
             status={"state": "idle", "progress": 0.0, "message": ""},
         )
+        self._quiet = False
         self.on_msg(self._on_message)
-        self._publish_page()
-        self._search(start)
+        if spotlights is not None:
+            s.preload(spotlights)
+            self._publish_spotlight()
+        else:
+            self._publish_page()
+            self._search(start)
+
+    @classmethod
+    def from_run(
+        cls,
+        out_dir: Any,
+        items: Any = None,
+        *,
+        sample: Any = 20_000,
+        seed: int = 0,
+        metadata: pd.DataFrame | None = None,
+        labels: Any = None,
+        predictions: Any = None,
+        **options: Any,
+    ) -> SpotlightExplorer:
+        """Open the result of a distributed run (``python -m spotlight_widget.distributed``) on a sample.
+
+        Parameters
+        ----------
+        out_dir : str or path
+            The run's ``-o`` directory; its shard files must still be readable.
+        items, metadata, labels, predictions : optional
+            As for the constructor, for all N rows of the run (in the order of the shards
+            concatenated): the sampled rows are taken from them.
+        sample : int, array-like of int, or None
+            Rows to explore: a random sample of this many (default 20,000), these global
+            row numbers, or None for all rows.
+        seed : int
+            Seeds the sample.
+        **options
+            Other constructor options (``class_names``, ``page_size``...).
+
+        The spotlights shown are the run's, on the sampled rows (their weights are the
+        run's); ``ex.spotlights[k].center`` is the run's centre. The sampled rows' global
+        numbers are in the ``row`` metadata column.
+        """
+        from ..distributed import load_run
+
+        view = load_run(out_dir, sample, seed=seed)
+        total = view.total_rows
+
+        def rows_of(values: Any, name: str) -> Any:
+            if values is None:
+                return None
+            if len(values) != total:
+                raise ValueError(f"{name} has {len(values)} entries but the run has {total} rows")
+            if isinstance(values, pd.DataFrame | pd.Series):
+                return values.iloc[view.rows].reset_index(drop=True)
+            if isinstance(values, list | tuple):
+                return [values[i] for i in view.rows]
+            return values[view.rows]
+
+        meta = rows_of(metadata, "metadata")
+        meta = pd.DataFrame({"row": view.rows}) if meta is None else meta.assign(row=view.rows)
+        return cls(
+            view.embeddings,
+            view.losses,
+            rows_of(items, "items"),
+            metadata=meta,
+            labels=rows_of(labels, "labels"),
+            predictions=rows_of(predictions, "predictions"),
+            counts=view.counts,
+            spotlights=[sp for spots in view.spotlights for sp in spots],
+            **options,
+        )
 
     # -- Python API -----------------------------------------------------------------------
 
@@ -402,6 +477,8 @@ class SpotlightExplorer(anywidget.AnyWidget):
 
     @t.observe("method")
     def _on_method(self, change) -> None:
+        if self._quiet:
+            return
         s = self._session
         try:
             with s.lock:
@@ -429,6 +506,8 @@ class SpotlightExplorer(anywidget.AnyWidget):
 
     @t.observe("sort_by", "sort_descending", "filter_column", "filter_group")
     def _on_arrangement(self, change) -> None:
+        if self._quiet:
+            return
         s = self._session
         try:
             with s.lock:
@@ -448,6 +527,8 @@ class SpotlightExplorer(anywidget.AnyWidget):
 
     @t.observe("overlay")
     def _on_overlay(self, change) -> None:
+        if self._quiet:
+            return
         try:
             self._session.set_overlay(change["new"])
         except ValueError as exc:
