@@ -29,8 +29,9 @@ ex = SpotlightExplorer(d.embeddings, d.losses, images, labels=labels, prediction
 
 def dump(_=None):
     pathlib.Path(STATE).write_text(json.dumps({"selected": list(ex.selected), "history": len(ex.history),
-                                              "sizes": [h["size"] for h in ex.history]}))
-ex.observe(dump, names=["selected", "history"])
+                                              "sizes": [h["size"] for h in ex.history], "method": ex.method,
+                                              "labels": [h["label"] for h in ex.history]}))
+ex.observe(dump, names=["selected", "history", "method"])
 dump()
 """
 
@@ -138,6 +139,18 @@ def drive(page, url, state):
     cards.nth(2).click(modifiers=["Shift"])
     selected = python_state(state, lambda s: len(s["selected"]) == 3)["selected"]
     assert selected == sorted([first, second, third])
+
+    # Another method: K-means clusters, with their own history and selection.
+    page.locator(".spotlight-widget .sw-method-select").select_option("kmeans")
+    python_state(state, lambda s: s["method"] == "kmeans" and s["labels"] == ["cluster"])
+    page.wait_for_function(
+        "document.querySelector('.spotlight-widget .sw-next').textContent === 'Next cluster'", timeout=90_000
+    )
+    wait_for_images(page)
+    assert page.locator(".spotlight-widget .sw-card.sw-selected").count() == 0
+    page.locator(".spotlight-widget .sw-method-select").select_option("spotlight")
+    back = python_state(state, lambda s: s["method"] == "spotlight" and s["history"] == 3)
+    assert back["selected"] == selected
 
     # Untrusted labels were shown as text, never run.
     assert page.evaluate("window.__pwned") is None
