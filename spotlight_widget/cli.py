@@ -82,6 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     find.add_argument("embeddings", type=Path, help="(N, d) embeddings: .npy, .csv or .parquet")
     find.add_argument("losses", type=Path, help="(N,) per-example losses: .npy, .csv or .parquet")
+    find.add_argument("-o", "--output", type=Path, required=True, help="output file: .csv or .parquet")
+    find.add_argument("--counts", type=Path, help="optional (N,) multiplicity of each example")
+    add_search_options(find)
+    find.add_argument("--device", help="torch device, e.g. cpu or cuda (default: CUDA when available)")
+    return parser
+
+
+def add_search_options(find: argparse.ArgumentParser) -> None:
+    """The options every ``find`` command shares (this one and the distributed launcher's)."""
     find.add_argument(
         "--size",
         type=_parse_size,
@@ -91,17 +100,13 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: 0.02)",
     )
     find.add_argument("-n", "--n", dest="n", type=int, default=3, help="sequential spotlights per size (default: 3)")
-    find.add_argument("-o", "--output", type=Path, required=True, help="output file: .csv or .parquet")
-    find.add_argument("--counts", type=Path, help="optional (N,) multiplicity of each example")
-    find.add_argument("--loss-column", help="column of the losses file to use (tables)")
-    find.add_argument("--counts-column", help="column of the counts file to use (tables)")
+    find.add_argument("--loss-column", help="column of the loss files to use (tables)")
+    find.add_argument("--counts-column", help="column of the count files to use (tables)")
     find.add_argument("--preset", choices=["fast", "paper"], default="fast", help="search settings (default: fast)")
     find.add_argument("--restarts", type=int, default=1, help="starting points per size (default: 1)")
-    find.add_argument("--device", help="torch device, e.g. cpu or cuda (default: CUDA when available)")
     find.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     find.add_argument("--min-weight", type=float, default=0.0, help="only write members above this weight")
     find.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
-    return parser
 
 
 def _progress_bar(quiet: bool):

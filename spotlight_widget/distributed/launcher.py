@@ -45,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..cli import CliError, _parse_size, _progress_bar, read_table
+from ..cli import CliError, _progress_bar, add_search_options, read_table
 
 RUN_FILES = ("run.json", "spotlights.parquet", "centers.npy", "history.parquet", "weights/")
 FORMAT = "spotlight-widget-distributed/1"
@@ -69,22 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     find.add_argument("embeddings", help=f"embedding shards (N_r x d): {shards}")
     find.add_argument("losses", help=f"loss shards (N_r values): {shards}")
-    find.add_argument(
-        "--size",
-        type=_parse_size,
-        nargs="+",
-        default=[0.02],
-        help="spotlight size: a fraction in (0, 1) or a number of examples; several sizes are searched together "
-        "(default: 0.02)",
-    )
-    find.add_argument("-n", "--n", dest="n", type=int, default=3, help="sequential spotlights per size (default: 3)")
     find.add_argument("-o", "--output", type=Path, required=True, help="output directory")
     find.add_argument("--counts", help="optional count shards (multiplicity of each example)")
-    find.add_argument("--loss-column", help="column of the loss files to use (tables)")
-    find.add_argument("--counts-column", help="column of the count files to use (tables)")
-    find.add_argument("--preset", choices=["fast", "paper"], default="fast", help="search settings (default: fast)")
-    find.add_argument("--restarts", type=int, default=1, help="starting points per size (default: 1)")
-    find.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    add_search_options(find)
     find.add_argument("--max-steps", type=int, help="cap on the steps of each search stage (default: the preset's)")
     find.add_argument(
         "--dtype", choices=["float32", "float64"], default="float32", help="compute precision (default: float32)"
@@ -108,8 +95,6 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         help="CPU threads per process (default: CPU cores / processes on this node, at least 1)",
     )
-    find.add_argument("--min-weight", type=float, default=0.0, help="only write members above this weight")
-    find.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
     return parser
 
 

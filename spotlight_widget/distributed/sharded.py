@@ -34,8 +34,8 @@ import torch
 from .._inputs import as_matrix, as_sizes, as_vector, resolve_device, resolve_size
 from ..engine.optimize import CancelFn, ProgressFn
 from ..engine.presets import get_preset
-from ..engine.result import SearchHistory, Spotlight
-from ..engine.search import _as_cancel, _as_inits, _check_options, _cpu_threads, run_batch
+from ..engine.result import Spotlight
+from ..engine.search import _as_cancel, _as_inits, _check_options, _cpu_threads, history_of, run_batch
 from ..engine.space import EmbeddingSpace
 from .comm import Comm, ShardError, agree
 
@@ -501,13 +501,7 @@ def _make_spotlights(kernel, losses, counts, sizes, centers, precisions, trajs, 
                 center=centers[j].double().cpu().numpy(),
                 precision=float(precisions[j]),
                 objective=float(trajs.objective[j]),
-                history=SearchHistory(
-                    objective=trajs.history[:, j, 0],
-                    mass=trajs.history[:, j, 1],
-                    lr=trajs.history[:, j, 2],
-                    width=trajs.history[:, j, 3],
-                    stage=trajs.stage,
-                ),
+                history=history_of(trajs, j),
                 preset=preset,
                 rank=rank,
                 converged=bool(trajs.converged[j]),

@@ -497,16 +497,21 @@ def _make_spotlight(kernel, losses, counts, size, center, precision, trajs, j, p
         center=center.double().cpu().numpy(),
         precision=float(precision),
         objective=float(trajs.objective[j]),
-        history=SearchHistory(
-            objective=trajs.history[:, j, 0],
-            mass=trajs.history[:, j, 1],
-            lr=trajs.history[:, j, 2],
-            width=trajs.history[:, j, 3],
-            stage=trajs.stage,
-        ),
+        history=history_of(trajs, j),
         preset=preset,
         rank=rank,
         converged=bool(trajs.converged[j]),
         counts=counts,
         losses=losses,
+    )
+
+
+def history_of(trajs, j: int) -> SearchHistory:
+    """Column ``j`` of a batched search's trajectory as the history a Spotlight keeps."""
+    return SearchHistory(
+        objective=trajs.history[:, j, 0],
+        mass=trajs.history[:, j, 1],
+        lr=trajs.history[:, j, 2],
+        width=trajs.history[:, j, 3],
+        stage=trajs.stage,
     )
