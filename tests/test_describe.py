@@ -383,6 +383,8 @@ def test_caption_names_integer_labels_as_integers():
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 20, 1000)
     weights = (labels == 17).astype(float)
-    text = caption(Slice("test", weights, rng.random(1000)), labels=labels, predictions=np.where(weights > 0, 3, labels))
+    text = caption(
+        Slice("test", weights, rng.random(1000)), labels=labels, predictions=np.where(weights > 0, 3, labels)
+    )
     assert "label 17 vs" in text and "predicted 3 vs" in text
     assert "17.0" not in text and "3.0" not in text

@@ -452,7 +452,9 @@ def test_spotlights_found_elsewhere_are_shown_without_a_search(data):
     from spotlight_widget import find_spotlights
 
     d = data[0]
-    found = find_spotlights(d.embeddings, d.losses, n=2, size=60) + find_spotlights(d.embeddings, d.losses, n=1, size=30)
+    found = find_spotlights(d.embeddings, d.losses, n=2, size=60) + find_spotlights(
+        d.embeddings, d.losses, n=1, size=30
+    )
     ex = SpotlightExplorer(d.embeddings, d.losses, spotlights=found)
     assert ex.status["state"] == "idle" and len(ex.history) == 3 and ex.current == 0
     assert all(a is b for a, b in zip(ex.spotlights, found, strict=True)) and ex.size == pytest.approx(60 / 1500)

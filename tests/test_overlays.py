@@ -31,7 +31,9 @@ def test_paint_blends_each_mask_with_its_colour_only_where_it_is():
     both = ov.paint(image, 1, "both").astype(float)
     np.testing.assert_allclose(both[5, 4], np.rint(0.5 * 100 + 0.5 * SALIENCY_RGB))
     # Where both masks are, saliency is blended over ground truth.
-    np.testing.assert_allclose(both[0, 4], np.rint(0.5 * (0.5 * 100 + 0.5 * GROUND_TRUTH_RGB) + 0.5 * SALIENCY_RGB), atol=1)
+    np.testing.assert_allclose(
+        both[0, 4], np.rint(0.5 * (0.5 * 100 + 0.5 * GROUND_TRUTH_RGB) + 0.5 * SALIENCY_RGB), atol=1
+    )
     np.testing.assert_array_equal(both[3, 1], [100, 100, 100])
 
 

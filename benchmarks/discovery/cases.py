@@ -243,7 +243,9 @@ def make_case(kind: str, seed: int, *, noise: float = DEFAULT_NOISE, influence: 
     )
 
 
-def influence_of(model: nn.Module, train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray], *, seed: int):
+def influence_of(
+    model: nn.Module, train: tuple[np.ndarray, np.ndarray], test: tuple[np.ndarray, np.ndarray], *, seed: int
+):
     """Influence embeddings of ``test`` through the model's last layer (InfEmbed's usual
     restriction for speed), with the Hessian of the coarse training loss."""
     from spotlight_widget.infembed import influence_embeddings
@@ -265,6 +267,12 @@ def influence_of(model: nn.Module, train: tuple[np.ndarray, np.ndarray], test: t
     return emb.test.astype(np.float32)
 
 
-def make_cases(seed: int, *, kinds: tuple[str, ...] | None = None, noises: tuple[float, ...] = (0.0, DEFAULT_NOISE), influence: bool = True) -> list[Case]:
+def make_cases(
+    seed: int,
+    *,
+    kinds: tuple[str, ...] | None = None,
+    noises: tuple[float, ...] = (0.0, DEFAULT_NOISE),
+    influence: bool = True,
+) -> list[Case]:
     """Every ``kind`` (default all) at every noise level, for one seed."""
     return [make_case(k, seed, noise=z, influence=influence) for k in (kinds or tuple(GENERATORS)) for z in noises]

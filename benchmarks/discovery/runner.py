@@ -100,7 +100,9 @@ def run_suite(
                     made = time.perf_counter() - start
                     rows.extend(run_case(case, names))
                     if log is not None:
-                        log(f"seed {seed} {case.name}: case {made:.1f} s, methods {time.perf_counter() - start - made:.1f} s")
+                        log(
+                            f"seed {seed} {case.name}: case {made:.1f} s, methods {time.perf_counter() - start - made:.1f} s"
+                        )
     finally:
         torch.set_num_threads(before)
     return pd.DataFrame(rows)
@@ -136,7 +138,18 @@ def markdown(results: pd.DataFrame) -> str:
     ref_hl = base.get("highest-loss", np.nan)
     clustering = [m for m in ("kmeans", "gmm") if m in base.index]
     ref_cl = max(base[m] for m in clustering) if clustering else np.nan
-    head = ["method", "F1 (all)", *cases, "precision", "recall", "P@k", "DR", "ΔF1 vs highest-loss", "ΔF1 vs best clustering", "s / call"]
+    head = [
+        "method",
+        "F1 (all)",
+        *cases,
+        "precision",
+        "recall",
+        "P@k",
+        "DR",
+        "ΔF1 vs highest-loss",
+        "ΔF1 vs best clustering",
+        "s / call",
+    ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for m in f1.index:
         cells = [m, f"{f1.loc[m, 'all']:.2f} ± {f1.loc[m, 'all_std']:.2f}"]
@@ -151,8 +164,13 @@ def case_table(results: pd.DataFrame) -> str:
     """How strongly each case fails: error rate inside the planted groups and elsewhere."""
     per_case = results.drop_duplicates(["case", "seed"]).groupby("case", sort=False)
     summary = per_case[["n_rows", "size", "group_error", "other_error"]].mean()
-    lines = ["| case | N | S | group sizes (first seed) | error in groups | error elsewhere |", "|---|---|---|---|---|---|"]
+    lines = [
+        "| case | N | S | group sizes (first seed) | error in groups | error elsewhere |",
+        "|---|---|---|---|---|---|",
+    ]
     first = results.drop_duplicates("case").set_index("case")["group_sizes"]
     for c, r in summary.iterrows():
-        lines.append(f"| {c} | {r.n_rows:.0f} | {r['size']:.0f} | {first[c]} | {r.group_error:.2f} | {r.other_error:.2f} |")
+        lines.append(
+            f"| {c} | {r.n_rows:.0f} | {r['size']:.0f} | {first[c]} | {r.group_error:.2f} | {r.other_error:.2f} |"
+        )
     return "\n".join(lines)

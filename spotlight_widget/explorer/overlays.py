@@ -39,7 +39,9 @@ class Overlays:
         self.ground_truth = _maps(ground_truth, "ground_truth", n)
         self.saliency = _maps(saliency, "saliency", n)
         if self.ground_truth is not None and self.ground_truth.dtype.kind not in "biu":
-            raise TypeError(f"ground_truth must be boolean masks (or 0/1 integers); got dtype {self.ground_truth.dtype}")
+            raise TypeError(
+                f"ground_truth must be boolean masks (or 0/1 integers); got dtype {self.ground_truth.dtype}"
+            )
         if self.ground_truth is not None and self.ground_truth.dtype.kind in "iu":
             if not np.isin(self.ground_truth, (0, 1)).all():
                 raise ValueError("ground_truth must hold only 0 and 1 (masks)")
@@ -49,7 +51,11 @@ class Overlays:
 
     def available(self) -> list[str]:
         """The overlay choices that make sense for this data (always "none" first)."""
-        have = [name for name, maps in (("ground-truth", self.ground_truth), ("saliency", self.saliency)) if maps is not None]
+        have = [
+            name
+            for name, maps in (("ground-truth", self.ground_truth), ("saliency", self.saliency))
+            if maps is not None
+        ]
         return ["none", *have, *(["both"] if len(have) == 2 else [])]
 
     def paint(self, image: np.ndarray, index: int, overlay: str) -> np.ndarray:

@@ -24,7 +24,10 @@ from ..describe import breakdown, caption, groups_of
 from ..engine import SearchCancelled, SearchProgress, Spotlight, find_spotlights
 from ..slices import SliceLike, find_slices
 from .arrange import Arrangement, arrange
+from .methods import METHODS, check_methods
 from .overlays import Overlays
+from .probing import image_shape, probe_region
+from .report import view_figure
 from .thumbnails import ItemSource
 
 TABS = ("spotlight", "highest", "random", "opponents")
@@ -39,31 +42,9 @@ TAB_INFO = {
 }
 # Opponents listed per result: the strongest few are what a person can check by eye.
 OPPONENTS = 96
-FIGURES = ("gallery", "breakdown", "sizes", "size-loss")
 MIN_FRACTION, MAX_FRACTION = 0.001, 0.1
 
 
-@dataclass(frozen=True)
-class MethodInfo:
-    """A slice finder as the explorer offers it."""
-
-    name: str
-    label: str
-    noun: str
-    title: str
-
-
-METHODS = {
-    "spotlight": MethodInfo(
-        "spotlight", "Spotlight", "spotlight", "A contiguous high-loss region of embedding space (d'Eon et al.)"
-    ),
-    "highest-loss": MethodInfo("highest-loss", "Highest loss", "slice", "The S examples with the highest loss"),
-    "kmeans": MethodInfo("kmeans", "K-means clusters", "cluster", "K-means clusters of the embeddings, worst first"),
-    "gmm": MethodInfo("gmm", "Gaussian mixture", "cluster", "Gaussian-mixture clusters of the embeddings, worst first"),
-    "infembed": MethodInfo(
-        "infembed", "InfEmbed", "slice", "K-means on influence embeddings (Wang et al.), highest mean loss first"
-    ),
-}
 # Companion methods return their results in ranked batches: asking for a few at once
 # saves refitting a clustering for every "next".
 _BATCH = 5
@@ -120,7 +101,9 @@ class ExplorerSession:
             raise ValueError("ground_truth and saliency overlays are drawn on images: pass images as items")
         self.overlay = "none"
         if probe is not None and not callable(probe):
-            raise TypeError(f"probe must be a callable image -> (C, H, W) saliency per class; got {type(probe).__name__}")
+            raise TypeError(
+                f"probe must be a callable image -> (C, H, W) saliency per class; got {type(probe).__name__}"
+            )
         if probe is not None and self.items.kind != "images":
             raise ValueError("probing draws regions on images: pass images as items")
         self.saliency_threshold = saliency_threshold
@@ -137,7 +120,7 @@ class ExplorerSession:
         )
         if self.influence is not None and self.influence.shape[0] != n:
             raise ValueError(f"influence has {self.influence.shape[0]} rows but the embeddings have {n}")
-        self.methods = _check_methods(methods, has_influence=self.influence is not None)
+        self.methods = check_methods(methods, has_influence=self.influence is not None)
         self.train_influence, self.train_items = _check_training(
             train_influence, train_items, self.influence, thumbnail_size
         )
@@ -274,7 +257,9 @@ class ExplorerSession:
             if not isinstance(sp, Spotlight):
                 raise TypeError(f"spotlights must be Spotlight results; got {type(sp).__name__}")
             if sp.weights.shape != (self.n,):
-                raise ValueError(f"a spotlight has weights for {sp.weights.shape[0]} examples; the explorer has {self.n}")
+                raise ValueError(
+                    f"a spotlight has weights for {sp.weights.shape[0]} examples; the explorer has {self.n}"
+                )
         with self.lock:
             for sp in sorted(spotlights, key=lambda sp: (sp.size, sp.rank)):
                 self._results["spotlight"].setdefault(sp.size, []).append(sp)
@@ -326,9 +311,7 @@ class ExplorerSession:
         if key not in self._captions:
             sp = self.results[entry.size][entry.rank]
             try:
-                text = caption(
-                    sp, self.metadata, labels=self._named("labels"), predictions=self._named("predictions")
-                )
+                text = caption(sp, self.metadata, labels=self.named("labels"), predictions=self.named("predictions"))
             except (ValueError, TypeError):
                 # A caption is a convenience: odd metadata must not stop the result from showing.
                 log.warning("no caption for %s", sp, exc_info=True)
@@ -336,7 +319,7 @@ class ExplorerSession:
             self._captions[key] = text
         return self._captions[key]
 
-    def _named(self, which: str) -> np.ndarray | None:
+    def named(self, which: str) -> np.ndarray | None:
         """Labels or predictions as the display names the gallery shows (cached)."""
         if which not in self._named_columns:
             column = self.labels if which == "labels" else self.predictions
@@ -363,9 +346,7 @@ class ExplorerSession:
         if key not in self._opponents:
             from ..infembed import slice_opponents
 
-            self._opponents[key] = slice_opponents(
-                self.spotlight(), self.train_influence, self.influence, k=OPPONENTS
-            )
+            self._opponents[key] = slice_opponents(self.spotlight(), self.train_influence, self.influence, k=OPPONENTS)
         return self._opponents[key]
 
     def order(self, tab: str) -> np.ndarray:
@@ -408,39 +389,15 @@ class ExplorerSession:
         overlay = self.overlay
         return self.items.png(index, lambda image: self.overlays.paint(image, index, overlay), overlay)
 
-    def probe(self, index: int, boxes: Sequence[tuple[int, int, int, int]], metric: str = "iou", top: int = 10) -> list[dict]:
-        """Classes whose saliency on one image best matches boxes drawn on it (Shared Interest 5.3).
-
-        The boxes are in the image's pixels; they are rescaled when the model's saliency
-        maps have another resolution.
-        """
-        from ..shared_interest import probe
-
+    def probe(self, index: int, boxes: Sequence[tuple[int, int, int, int]], metric: str = "iou") -> list[dict]:
+        """Classes whose saliency on one image best matches boxes drawn on it; see ``probe_region``."""
         if self.probe_fn is None:
             raise LookupError("no probe: pass probe= (an image -> per-class saliency callable)")
         self.check_index(index)
         image = np.asarray(self.items.images()[index])
-        maps = self.probe_fn(image)
-        maps = maps.detach().cpu().numpy() if hasattr(maps, "detach") else np.asarray(maps)
-        if maps.ndim != 3:
-            raise ValueError(f"probe must return (C, H, W) saliency maps; got shape {maps.shape}")
-        height, width = image_shape(image)
-        region = np.zeros(maps.shape[1:], dtype=bool)
-        for x0, y0, x1, y1 in boxes:
-            region[_scaled(y0, y1, height, maps.shape[1]), _scaled(x0, x1, width, maps.shape[2])] = True
-        names = self.class_names
-        if names is not None and not isinstance(names, dict) and len(names) != maps.shape[0]:
-            names = None  # the label names need not be the probed classes: show indices
-        ranked = probe(
-            maps,
-            region,
-            metric=metric,
-            threshold=self.saliency_threshold,
-            region_kind="mask",
-            class_names=names,
-            top=top,
+        return probe_region(
+            self.probe_fn, image, boxes, metric=metric, threshold=self.saliency_threshold, class_names=self.class_names
         )
-        return ranked.replace({np.nan: None}).to_dict(orient="records")
 
     def set_overlay(self, overlay: str) -> None:
         if overlay not in self.overlays.available():
@@ -595,9 +552,9 @@ class ExplorerSession:
         if column in names:
             return self.metadata[self.metadata.columns[names.index(column)]]
         if column == "label" and self.labels is not None:
-            return self._named("labels")
+            return self.named("labels")
         if column == "prediction" and self.predictions is not None:
-            return self._named("predictions")
+            return self.named("predictions")
         raise ValueError(f"unknown column {column!r}")
 
     def breakdown_rows(self, column: str) -> list[dict]:
@@ -612,67 +569,12 @@ class ExplorerSession:
 
     def figure(self, view: str, *, column: str | None = None, **options: Any):
         """A matplotlib figure of one view of the current result; see ``SpotlightExplorer.figure``."""
-        from .. import figures
-
-        if view not in FIGURES:
-            raise ValueError(f"unknown view {view!r}; one of {', '.join(FIGURES)}")
-        sp = self.spotlight()
-        if view == "gallery":
-            names = {"labels": self._named("labels"), "predictions": self._named("predictions")}
-            title = (
-                f"{METHODS[self.method].label} #{sp.rank + 1}, S = {sp.size}: "
-                f"mean loss {sp.weighted_loss:.3g} vs {self.losses.mean():.3g} overall"
-            )
-            return figures.gallery_figure(sp, self.items.images(), **(names | {"title": title} | options))
-        if view == "breakdown":
-            if not column:
-                columns = self.columns()
-                if not columns:
-                    raise ValueError("no metadata columns to break down: pass metadata=, labels= or predictions=")
-                column = columns[0]
-            return figures.breakdown_figure(sp, {column: self.column_values(column)}, column=column, **options)
-        if view == "sizes":
-            sizes = sorted({e.size for e in self.history})
-            return figures.sizes_figure([self.results[size][0] for size in sizes], self.items.images(), **options)
-        shown = [self.spotlight(i) for i in range(len(self.history))]
-        clusters = find_slices("kmeans", self.embeddings, self.losses, n=self.n, size=self.current_size(), seed=self.seed)
-        return figures.size_loss_figure(shown, clusters, losses=self.losses, **options)
+        return view_figure(self, view, column=column, **options)
 
 
 def _top_loss(sp: SliceLike, losses: np.ndarray) -> float:
     top = sp.top_indices
     return float(losses[top].mean()) if len(top) else float("nan")
-
-
-def _check_methods(methods: Sequence[str] | None, *, has_influence: bool) -> tuple[str, ...]:
-    if methods is None:
-        default = ["spotlight", "highest-loss", "kmeans", "gmm"]
-        return tuple(default + (["infembed"] if has_influence else []))
-    if isinstance(methods, str):
-        methods = [methods]
-    chosen = list(dict.fromkeys(methods))
-    if not chosen:
-        raise ValueError("methods must name at least one slice finder")
-    unknown = [m for m in chosen if m not in METHODS]
-    if unknown:
-        raise ValueError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
-    if "infembed" in chosen and not has_influence:
-        raise ValueError("the infembed method needs influence embeddings: pass influence= (see influence_embeddings)")
-    return tuple(chosen)
-
-
-def image_shape(image: np.ndarray) -> tuple[int, int]:
-    """(height, width) of an image in any of the layouts the gallery accepts."""
-    if image.ndim == 3 and image.shape[0] in (1, 3, 4) and image.shape[2] not in (1, 3, 4):
-        return int(image.shape[1]), int(image.shape[2])
-    return int(image.shape[0]), int(image.shape[1])
-
-
-def _scaled(start: int, stop: int, size: int, target: int) -> slice:
-    """Pixels [start, stop) of an axis of ``size`` as a slice of an axis of ``target``."""
-    lo = min(target - 1, start * target // size)
-    hi = max(lo + 1, min(target, -(-stop * target // size)))
-    return slice(lo, hi)
 
 
 def _check_training(
