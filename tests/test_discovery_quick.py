@@ -15,9 +15,9 @@ import pytest
 from benchmarks.discovery import __main__ as cli
 from benchmarks.discovery.cases import GENERATORS, make_case
 from benchmarks.discovery.methods import QUICK_METHODS
+from benchmarks.discovery.prepared import damp_losses, discovery_inputs, standardize_embeddings
 from benchmarks.discovery.runner import SCORES, run_suite
 from benchmarks.discovery.scoring import score_case, score_group
-from spotlight_widget.engine.discovery import damp_losses, discovery_inputs, standardize_embeddings
 from spotlight_widget.slices import Slice
 
 

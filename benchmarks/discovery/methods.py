@@ -16,10 +16,10 @@ import numpy as np
 from sklearn.neighbors import NearestNeighbors
 
 from spotlight_widget.engine import find_spotlights
-from spotlight_widget.engine.discovery import discovery_inputs
 from spotlight_widget.slices import Slice, find_slices
 
 from .cases import Case
+from .prepared import discovery_inputs
 
 MethodFn = Callable[..., list[Any]]
 
@@ -117,7 +117,7 @@ METHODS: dict[str, Method] = {
         Method("spotlight-paper", "spotlight", _spotlight(preset="paper")),
         Method("spotlight-restarts", "spotlight", _spotlight(restarts=8)),
         Method("spotlight-tuned", "spotlight", spotlight_tuned),
-        # Default settings on ``engine.discovery.discovery_inputs`` (per-dimension scaled
+        # Default settings on ``prepared.discovery_inputs`` (per-dimension scaled
         # embeddings, log1p losses): the candidate improvement of the defaults.
         Method("spotlight-prepared", "spotlight", _spotlight(prepared=True)),
     )

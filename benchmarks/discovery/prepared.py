@@ -10,8 +10,10 @@ the planted groups more often when it saw
   10-20, so a handful of scattered (incoherent) errors could outweigh a coherent group of
   moderately high losses; ``log1p`` keeps the order of the losses and damps that tail.
 
-The search itself is unchanged; only what it optimises over is. Report the spotlights'
-losses in the original units (``find_spotlights`` keeps the losses it was given).
+The search itself is unchanged; only what it optimises over is. This lives with the
+benchmark, not in the engine: a per-dimension scale makes the spotlight an axis-aligned
+ellipsoid in the user's coordinates, which the engine's result type (one precision) cannot
+describe yet, and one suite is not enough evidence to change the default.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from .._inputs import as_matrix, as_vector
+from spotlight_widget._inputs import as_matrix, as_vector
 
 
 def standardize_embeddings(embeddings: Any) -> np.ndarray:
