@@ -149,6 +149,30 @@ describe.runIf(inBrowser)("in Chromium", () => {
     expect(model.requests("probe").at(-1)).toMatchObject({ boxes: [[6, 0, 12, 4]], metric: "sc" });
   });
 
+  it("overlay: a real click switches it and the gallery fetches the painted thumbnails", async () => {
+    const { userEvent } = await import("vitest/browser");
+    const { model, $, $$ } = mount({ overlays: ["none", "ground-truth", "saliency", "both"] });
+    const first = model.requests("thumbnails")[0];
+    model.reply(first, { type: "thumbnails", indices: first.indices, mime: "image/png" }, first.indices.map(() => pngView()));
+    await flush();
+    expect($$(".sw-card img")).toHaveLength(PAGE_INDICES.length);
+    const bar = /** @type {HTMLElement} */ ($(".sw-overlay"));
+    expect(getComputedStyle(bar).display).not.toBe("none");
+    const saliency = /** @type {HTMLElement} */ (bar.querySelector('[data-overlay="saliency"]'));
+    await userEvent.click(saliency);
+    expect(model.get("overlay")).toBe("saliency");
+    // the buttons are drawn anew from the model: the checked one is the new "saliency"
+    expect(bar.querySelector('[aria-checked="true"]')?.textContent).toBe("saliency");
+    // the legend's swatch is Shared Interest's orange, as Python paints it
+    expect(getComputedStyle(/** @type {HTMLElement} */ (bar.querySelector(".sw-swatch.sw-sal"))).backgroundColor).toBe("rgb(255, 110, 0)");
+    const again = model.requests("thumbnails").at(-1);
+    expect(again).not.toBe(first);
+    expect(again.indices).toEqual(PAGE_INDICES);
+    model.reply(again, { type: "thumbnails", indices: again.indices, mime: "image/png" }, again.indices.map(() => pngView()));
+    await flush();
+    expect($$(".sw-card img")).toHaveLength(PAGE_INDICES.length);
+  });
+
   it("follows a theme switch of the host", async () => {
     const { root } = mount();
     expect(root.classList.contains("sw-theme-dark")).toBe(false);
