@@ -18,7 +18,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from .describe import _from_spotlight, _plain, _top_rows, _vector, _Weighted, describe
+from .describe import describe
+from .describe._text import _plain
+from .describe._weighted import _from_spotlight, _top_rows, _vector, _Weighted
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
