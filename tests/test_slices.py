@@ -5,7 +5,6 @@ import pandas as pd
 import pytest
 
 from spotlight_widget import find_spotlight
-from spotlight_widget import slices as slices_module
 from spotlight_widget.engine import SearchCancelled, Spotlight
 from spotlight_widget.slices import (
     Slice,
@@ -17,6 +16,7 @@ from spotlight_widget.slices import (
     kmeans_slices,
     register_method,
 )
+from spotlight_widget.slices import registry as slices_module
 
 from .conftest import precision
 

@@ -1,0 +1,153 @@
+"""The registry of slice finders and ``find_slices``, the one entry point that calls any of them."""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..engine.optimize import ProgressFn
+from ..engine.search import find_spotlights
+from .baselines import _count, _data, gmm_slices, highest_loss, kmeans_slices
+from .result import Slice, SliceLike
+
+SliceFinder = Callable[..., Sequence[SliceLike]]
+"""A slice finder: ``finder(embeddings, losses, *, n, size, seed, progress, **options)``."""
+
+_METHODS: dict[str, SliceFinder] = {}
+# Packages of the project that register further methods when imported.
+_PLUGINS = ("spotlight_widget.infembed",)
+_plugins_loaded = False
+
+
+def register_method(name: str, finder: SliceFinder, *, replace: bool = False) -> None:
+    """Make ``find_slices(name, ...)`` call ``finder``.
+
+    Parameters
+    ----------
+    name : str
+        The method's name, e.g. "infembed".
+    finder : callable
+        Called as ``finder(embeddings, losses, *, n, size, seed, progress, **options)``;
+        returns a list of ``SliceLike`` ordered worst first (rank 0, 1, ...).
+    replace : bool
+        Allow replacing a method already registered under ``name``.
+    """
+    if not isinstance(name, str) or not name:
+        raise TypeError(f"name must be a non-empty str; got {name!r}")
+    if not callable(finder):
+        raise TypeError(f"finder must be callable; got {type(finder).__name__}")
+    if name in _METHODS and not replace and _METHODS[name] is not finder:
+        raise ValueError(f"a slice finder named {name!r} is already registered; pass replace=True to replace it")
+    _METHODS[name] = finder
+
+
+def _load_plugins() -> None:
+    global _plugins_loaded
+    if _plugins_loaded:
+        return
+    _plugins_loaded = True
+    for module in _PLUGINS:
+        if importlib.util.find_spec(module) is None:
+            continue
+        try:
+            importlib.import_module(module)
+        except ImportError as exc:
+            # A plugin whose own dependencies are missing must not take the built-in methods down.
+            warnings.warn(f"slice methods of {module} are unavailable: {exc}", RuntimeWarning, stacklevel=3)
+
+
+def available_methods() -> list[str]:
+    """Names ``find_slices`` accepts, sorted."""
+    _load_plugins()
+    return sorted(_METHODS)
+
+
+def _spotlight_finder(embeddings: Any, losses: Any, *, n: int, size: Any, seed: int, progress: Any, **options: Any):
+    return find_spotlights(embeddings, losses, n=n, size=size, seed=seed, progress=progress, **options)
+
+
+def _highest_loss_finder(embeddings: Any, losses: Any, *, n: int, size: Any, seed: int, progress: Any, **options: Any):
+    if options:
+        raise TypeError(f"highest-loss takes no options; got {sorted(options)}")
+    if embeddings is not None:
+        _data(embeddings, losses)
+    return [highest_loss(losses, size)]
+
+
+def _cluster_finder(fit: Callable[..., list[Slice]]) -> SliceFinder:
+    def finder(embeddings: Any, losses: Any, *, n: int, size: Any, seed: int, progress: Any, **options: Any):
+        return fit(embeddings, losses, n=n, size=size, seed=seed, progress=progress, **options)
+
+    return finder
+
+
+register_method("spotlight", _spotlight_finder)
+register_method("highest-loss", _highest_loss_finder)
+register_method("kmeans", _cluster_finder(kmeans_slices))
+register_method("gmm", _cluster_finder(gmm_slices))
+
+
+def find_slices(
+    method: str,
+    embeddings: Any,
+    losses: Any,
+    *,
+    n: int = 3,
+    size: float | int = 0.02,
+    seed: int = 0,
+    progress: ProgressFn | None = None,
+    **options: Any,
+) -> list[SliceLike]:
+    """Find slices with any registered method: one entry point for the explorer and benchmarks.
+
+    Parameters
+    ----------
+    method : str
+        "spotlight" (``find_spotlights``), "highest-loss" (``highest_loss``), "kmeans"
+        (``kmeans_slices``), "gmm" (``gmm_slices``), or a name added with
+        ``register_method``; ``available_methods()`` lists them.
+    embeddings : array-like, (N, d)
+        Final-layer embeddings (may be None for "highest-loss").
+    losses : array-like, (N,)
+        Per-example losses.
+    n : int
+        Number of slices wanted, worst first. "highest-loss" always gives one; the
+        clustering methods give fewer when fewer clusters qualify.
+    size : float or int
+        S, a fraction in (0, 1) or a number of examples, as in ``find_spotlight``; the
+        clustering methods aim for clusters of about this size.
+    seed : int
+        Seed of the method's randomness.
+    progress : callable, optional
+        Receives ``SearchProgress`` updates.
+    **options
+        Passed to the method (e.g. ``preset=`` for "spotlight", ``k=`` or ``dim=`` for
+        the clustering methods).
+
+    Returns
+    -------
+    list of SliceLike
+        ``Spotlight`` objects for "spotlight", ``Slice`` objects for the others; rank 0
+        first.
+    """
+    if not isinstance(method, str):
+        raise TypeError(f"method must be a str; got {type(method).__name__}")
+    _load_plugins()
+    if method not in _METHODS:
+        raise ValueError(f"unknown slice method {method!r}; available: {', '.join(available_methods())}")
+    n = _count(n, "n", low=1)
+    if isinstance(size, (str, bytes, Sequence, np.ndarray, torch.Tensor)):
+        raise TypeError(
+            f"size must be a single fraction or count; got {size!r} (find_spotlight searches several sizes)"
+        )
+    found = list(_METHODS[method](embeddings, losses, n=n, size=size, seed=seed, progress=progress, **options))
+    wrong = [type(s).__name__ for s in found if not isinstance(s, SliceLike)]
+    if wrong:
+        raise TypeError(f"slice method {method!r} returned objects that are not slices: {wrong}")
+    return found
