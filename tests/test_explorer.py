@@ -466,3 +466,12 @@ def test_spotlights_found_elsewhere_are_shown_without_a_search(data):
         SpotlightExplorer(d.embeddings[:100], d.losses[:100], spotlights=found)
     with pytest.raises(TypeError, match="Spotlight"):
         SpotlightExplorer(d.embeddings, d.losses, spotlights=found[0])
+
+
+def test_counts_keep_to_the_methods_that_honour_them(data):
+    d = data[0]
+    counts = np.ones(1500)
+    ex = SpotlightExplorer(d.embeddings, d.losses, counts=counts, size=0.04)
+    assert ex.wait(60) and [m["name"] for m in ex.methods] == ["spotlight"]
+    with pytest.raises(ValueError, match="kmeans cannot take counts"):
+        SpotlightExplorer(d.embeddings, d.losses, counts=counts, methods=["spotlight", "kmeans"])

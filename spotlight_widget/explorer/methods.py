@@ -29,9 +29,16 @@ METHODS = {
 }
 
 
-def check_methods(methods: Sequence[str] | None, *, has_influence: bool) -> tuple[str, ...]:
-    """The methods to offer, the first shown first; by default InfEmbed joins when it can run."""
+def check_methods(methods: Sequence[str] | None, *, has_influence: bool, has_counts: bool = False) -> tuple[str, ...]:
+    """The methods to offer, the first shown first; by default InfEmbed joins when it can run.
+
+    Only the Spotlight honours ``counts`` (example multiplicities) so far: with counts the
+    companion methods would size and rank their slices as if every count were 1, so they
+    are left out by default and refused when asked for.
+    """
     if methods is None:
+        if has_counts:
+            return ("spotlight",)
         default = ["spotlight", "highest-loss", "kmeans", "gmm"]
         return tuple(default + (["infembed"] if has_influence else []))
     if isinstance(methods, str):
@@ -44,4 +51,9 @@ def check_methods(methods: Sequence[str] | None, *, has_influence: bool) -> tupl
         raise ValueError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
     if "infembed" in chosen and not has_influence:
         raise ValueError("the infembed method needs influence embeddings: pass influence= (see influence_embeddings)")
+    ignoring = [m for m in chosen if m != "spotlight"]
+    if has_counts and ignoring:
+        raise ValueError(
+            f"{', '.join(ignoring)} cannot take counts (only the Spotlight does); leave out counts= or them"
+        )
     return tuple(chosen)

@@ -120,7 +120,9 @@ class ExplorerSession:
         )
         if self.influence is not None and self.influence.shape[0] != n:
             raise ValueError(f"influence has {self.influence.shape[0]} rows but the embeddings have {n}")
-        self.methods = check_methods(methods, has_influence=self.influence is not None)
+        self.methods = check_methods(
+            methods, has_influence=self.influence is not None, has_counts=self.counts is not None
+        )
         self.train_influence, self.train_items = _check_training(
             train_influence, train_items, self.influence, thumbnail_size
         )
