@@ -309,3 +309,31 @@ def test_centre_is_in_the_users_coordinates_whatever_copy_the_search_made(plante
         np.testing.assert_allclose(sp.membership(x), sp.weights, atol=1e-4)
         inside = x[sp.top_indices]
         assert np.linalg.norm(inside.mean(0) - sp.center) < np.linalg.norm(x.mean(0) - sp.center)
+
+
+def test_damped_losses_keep_to_the_coherent_group_and_report_original_losses():
+    # A group with moderately high losses, and 2 % of scattered examples with huge ones (random
+    # wrong labels): the search should find the group, not chase the scattered tail.
+    d = planted_clusters(n=3000, dim=16, n_clusters=10, fractions=(0.03,), seed=1)
+    rng = np.random.default_rng(1)
+    loss = rng.exponential(0.3, 3000)
+    loss[d.planted[0]] = rng.exponential(0.3, len(d.planted[0])) + 2.0
+    scattered = rng.choice(np.setdiff1d(np.arange(3000), d.planted[0]), 60, replace=False)
+    loss[scattered] = 15 + 5 * rng.random(60)
+    size = len(d.planted[0])
+    damped = find_spotlight(d.embeddings, loss, size=size)
+    plain = find_spotlight(d.embeddings, loss, size=size, preset=get_preset("fast", damp_losses=False))
+    assert precision(damped, d.planted[0]) >= 0.9
+    assert precision(damped, d.planted[0]) > precision(plain, d.planted[0]) + 0.2
+    # Everything reported is in the original losses.
+    w = damped.weights
+    assert damped.weighted_loss == pytest.approx(float((w * loss).sum() / w.sum()), rel=1e-5)
+    np.testing.assert_allclose(damped.losses, loss, rtol=1e-6)
+
+
+def test_losses_below_zero_are_searched_undamped():
+    d = planted_clusters(n=1500, dim=8, n_clusters=6, fractions=(0.05,), seed=2)
+    shifted = d.losses - d.losses.mean()  # e.g. a loss relative to a baseline model
+    a = find_spotlight(d.embeddings, shifted, size=0.05)
+    b = find_spotlight(d.embeddings, shifted, size=0.05, preset=get_preset("fast", damp_losses=False))
+    np.testing.assert_array_equal(a.weights, b.weights)

@@ -35,7 +35,15 @@ from .._inputs import as_matrix, as_sizes, as_vector, resolve_device, resolve_si
 from ..engine.optimize import CancelFn, ProgressFn
 from ..engine.presets import get_preset
 from ..engine.result import Spotlight
-from ..engine.search import _as_cancel, _as_inits, _check_options, _cpu_threads, history_of, run_batch
+from ..engine.search import (
+    _as_cancel,
+    _as_inits,
+    _check_options,
+    _cpu_threads,
+    history_of,
+    losses_to_search,
+    run_batch,
+)
 from ..engine.space import EmbeddingSpace
 from .comm import Comm, ShardError, agree
 
@@ -363,8 +371,8 @@ def find_spotlights_sharded(
         space = space.attach(comm, offset, total_rows)
         total = space.total_count()
         sizes = [resolve_size(s, total, total_rows) for s in size_list]
-        scale = _loss_scale(loss, weights, comm) if cfg.normalize else 1.0
-        search_losses = (loss / scale)[:, None].repeat(1, len(sizes))
+        search_losses = losses_to_search(loss, weights, cfg, reduce_sum=comm.sum, reduce_max=comm.max)
+        search_losses = search_losses[:, None].repeat(1, len(sizes))
         generator = torch.Generator().manual_seed(seed)
         original = loss.double().cpu().numpy()
         count_np = None if weights is None else weights.double().cpu().numpy()
@@ -405,20 +413,6 @@ def find_spotlights_sharded(
             for j, sp in enumerate(spots):
                 found[j].append(sp)
         return found[0] if single else found
-
-
-def _loss_scale(loss: torch.Tensor, counts: torch.Tensor | None, comm: Comm) -> float:
-    """``search._loss_scale`` over all shards: largest loss minus the (count-weighted) mean."""
-    l64 = loss.double()
-    w = torch.ones_like(l64) if counts is None else counts.double()
-    counted = l64[w > 0]
-    local_max = float(counted.max()) if counted.numel() else -math.inf
-    top = float(comm.max(torch.tensor([local_max], dtype=torch.float64))[0])
-    sums = comm.sum(torch.stack([(w * l64).sum(), w.sum()]).cpu())
-    gap = top - float(sums[0] / sums[1])
-    if not gap > 0:
-        raise ValueError("all losses are equal: no region of the data does worse than another")
-    return gap
 
 
 def _top_counts(w: np.ndarray, c: np.ndarray, sizes: list[int], comm: Comm) -> np.ndarray:

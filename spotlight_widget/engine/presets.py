@@ -15,7 +15,7 @@ class Preset:
     name : str
         "paper" or "fast".
     normalize : bool
-        Centre and scale the embeddings and divide losses by their standard deviation,
+        Centre and scale the embeddings and divide losses by their largest value minus their mean,
         which makes the search invariant to the units of both. The paper preset works on
         the raw values, as the authors did.
     lr : float
@@ -58,6 +58,15 @@ class Preset:
         this many rows, then refine on all of them from the sample's answer.
     refine_steps : int
         Annealing steps of that refinement (and of a warm start).
+    damp_losses : bool
+        Search on ``log1p(loss / mean loss)`` instead of the losses themselves (non-negative
+        losses only; reported losses are always the original ones). A spotlight should
+        find where the model fails *systematically*: undamped, a few scattered examples
+        with huge losses (e.g. random wrong labels, cross-entropy 10 to 20) outweigh a
+        coherent group of moderately high losses. On the discovery suite
+        (``benchmarks/discovery``, 8 seeds of the noisy cases) mean F1 rose from 0.51 to
+        0.56 and the discovery rate from 0.46 to 0.57; the clean cases did not lose.
+        Dividing by the mean keeps the answer independent of the losses' units.
     """
 
     name: str
@@ -78,6 +87,7 @@ class Preset:
     start_mass: float
     coarse_rows: int | None
     refine_steps: int
+    damp_losses: bool = False
 
 
 PAPER = Preset(
@@ -120,6 +130,7 @@ FAST = Preset(
     start_mass=0.9,
     coarse_rows=50_000,
     refine_steps=40,
+    damp_losses=True,
 )
 
 PRESETS = {p.name: p for p in (PAPER, FAST)}

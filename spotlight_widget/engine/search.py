@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
@@ -25,6 +25,10 @@ _MIN_SAMPLE_SIZE = 25
 _WARM_START_WIDTH = 0.25
 # A restart from a neighbourhood starts with about this many times S inside.
 _RESTART_MASS = 2.0
+
+
+def _same(t: torch.Tensor) -> torch.Tensor:
+    return t
 
 
 def find_spotlight(
@@ -202,8 +206,7 @@ def find_spotlights(
         cancel_fn = _as_cancel(cancel)
 
         space = EmbeddingSpace.build(x, weights, normalize=cfg.normalize, owned=owned)
-        scale = _loss_scale(loss, weights) if cfg.normalize else 1.0
-        search_losses = (loss / scale)[:, None].repeat(1, len(sizes))
+        search_losses = losses_to_search(loss, weights, cfg)[:, None].repeat(1, len(sizes))
         generator = torch.Generator().manual_seed(seed)
         original = loss.double().cpu().numpy()
         count_np = None if weights is None else weights.double().cpu().numpy()
@@ -441,19 +444,46 @@ def _starts(space, losses, size, restarts, inits, cfg, generator):
     return center, log_tau, width
 
 
-def _loss_scale(loss: torch.Tensor, counts: torch.Tensor | None) -> float:
-    """Largest loss minus the mean loss (count-weighted).
+def losses_to_search(
+    loss: torch.Tensor,
+    counts: torch.Tensor | None,
+    cfg: Preset,
+    *,
+    reduce_sum: Callable[[torch.Tensor], torch.Tensor] = _same,
+    reduce_max: Callable[[torch.Tensor], torch.Tensor] = _same,
+) -> torch.Tensor:
+    """The losses the search optimises: the originals, or (fast preset) damped and rescaled.
 
-    In these units no spotlight can gain more than 1 over the data set's mean, so a
-    barrier scale C of about 1 outweighs any gain from shrinking below S, whatever the
-    units or the tail of the losses (paper: "C large relative to typical losses").
+    ``cfg.damp_losses`` applies ``log1p(loss / mean)`` to non-negative losses (see
+    ``Preset``). Then, with ``cfg.normalize``, the losses are divided by their largest value
+    minus their mean (count-weighted): in these units no spotlight can gain more than 1
+    over the data set's mean, so a barrier scale C of about 1 outweighs any gain from
+    shrinking below S, whatever the units or the tail of the losses (paper: "C large
+    relative to typical losses"). ``reduce_sum`` and ``reduce_max`` combine the statistics
+    of every shard when the data is sharded.
     """
+    if not cfg.normalize:
+        return loss
     l64 = loss.double()
     w = torch.ones_like(l64) if counts is None else counts.double()
-    gap = float(l64[w > 0].max() - (w * l64).sum() / w.sum())
+    counted = w > 0
+
+    def extreme(values: torch.Tensor) -> float:
+        local = values[counted].max() if bool(counted.any()) else torch.tensor(-math.inf, dtype=torch.float64)
+        return float(reduce_max(local.reshape(1).cpu())[0])
+
+    def mean(values: torch.Tensor) -> float:
+        sums = reduce_sum(torch.stack([(w * values).sum(), w.sum()]).cpu())
+        return float(sums[0] / sums[1])
+
+    if cfg.damp_losses and -extreme(-l64) >= 0:
+        average = mean(l64)
+        if average > 0:
+            l64 = torch.log1p(l64 / average)
+    gap = extreme(l64) - mean(l64)
     if not gap > 0:
         raise ValueError("all losses are equal: no region of the data does worse than another")
-    return gap
+    return (l64 / gap).to(loss.dtype)
 
 
 def _as_inits(init, n_sizes: int) -> list[Spotlight | None]:
