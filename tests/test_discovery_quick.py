@@ -14,7 +14,9 @@ import pytest
 
 from benchmarks.discovery import __main__ as cli
 from benchmarks.discovery.cases import GENERATORS, make_case
+from benchmarks.discovery.ceilings import SHAPES, group_ceilings
 from benchmarks.discovery.methods import QUICK_METHODS
+from benchmarks.discovery.models import DATASETS, load_blobs
 from benchmarks.discovery.prepared import damp_losses, discovery_inputs, standardize_embeddings
 from benchmarks.discovery.runner import SCORES, run_suite
 from benchmarks.discovery.scoring import score_case, score_group
@@ -33,10 +35,11 @@ def quick(tmp_path_factory):
 @pytest.mark.slow
 def test_quick_scores_every_method_on_every_case(quick):
     results, _ = quick
-    pairs = results.groupby(["method", "kind"]).size()
+    pairs = results.groupby(["method", "kind", "data"]).size()
     assert set(results["method"]) == set(QUICK_METHODS)
     assert set(results["kind"]) == set(GENERATORS)
-    assert (pairs == 1).all() and len(pairs) == len(QUICK_METHODS) * len(GENERATORS)
+    assert set(results["data"]) == set(DATASETS)
+    assert (pairs == 1).all() and len(pairs) == len(QUICK_METHODS) * len(GENERATORS) * len(DATASETS)
 
 
 @pytest.mark.slow
@@ -121,6 +124,8 @@ def test_unknown_case_and_method_are_rejected():
         make_case("nope", 0)
     with pytest.raises(ValueError, match="noise"):
         make_case("paper", 0, noise=1.5)
+    with pytest.raises(ValueError, match="unknown data set"):
+        make_case("paper", 0, data="nope")
     with pytest.raises(ValueError, match="unknown methods"):
         run_suite([0], methods=["nope"], log=None)
 
@@ -153,3 +158,40 @@ def test_discovery_inputs_reject_bad_data():
         discovery_inputs(np.arange(10.0).reshape(5, 2), [1.0, 2.0])
     with pytest.raises(ValueError):
         discovery_inputs(np.arange(10.0).reshape(5, 2), [1.0, np.nan, 1.0, 1.0, 1.0])
+
+
+def test_blobs_share_mnists_shape_and_keep_the_cue_features_blank():
+    blobs = load_blobs()
+    assert blobs.images.shape[0] == 5000 and blobs.images.dtype == np.float32
+    assert np.bincount(blobs.digit).tolist() == [500] * 10
+    assert ((blobs.subclass // 6) == blobs.digit).all()
+    assert (blobs.images[:, blobs.cue_columns] == 0).all()
+    others = np.setdiff1d(np.arange(blobs.images.shape[1]), blobs.cue_columns)
+    assert 0 < blobs.images[:, others].min() and blobs.images[:, others].max() < 1
+
+
+def test_spurious_case_lights_the_cue_on_its_group_only():
+    case = make_case("spurious", 0, influence=False, data="blobs")
+    assert case.name == "blobs:spurious+noise" and case.data == "blobs"
+    inside, outside = case.error_rates()
+    assert inside > 2 * outside
+
+
+def test_ceilings_of_a_ball_and_of_a_thin_line():
+    rng = np.random.default_rng(0)
+    background = rng.normal(size=(400, 4))
+    ball = rng.normal(size=(20, 4)) * 0.1 + np.array([6.0, 0, 0, 0])
+    x = np.vstack([background, ball])
+    tight = group_ceilings(x, np.arange(400, 420), 20)
+    assert set(tight) == set(SHAPES)
+    assert tight["exact"] == 1 and tight["ball"] == 1 and tight["full"] == 1
+    # A line along an axis through the middle of the data: no ball holds it, an
+    # axis-aligned ellipsoid does (Ledoit-Wolf shrinks the full covariance towards a ball).
+    line = np.zeros((20, 4))
+    line[:, 0] = np.linspace(-4, 4, 20)
+    line[:, 1:] = rng.normal(size=(20, 3)) * 0.01
+    thin = group_ceilings(np.vstack([background, line]), np.arange(400, 420), 20)
+    assert thin["diagonal"] > 0.85 and thin["ball"] < 0.3 and thin["best-ball"] < 0.5
+    assert thin["full"] > thin["ball"] + 0.3
+    # 20 members asked of a 10-member group: F1 is at most 2 * 10 / 30.
+    assert group_ceilings(x, np.arange(400, 410), 20)["exact"] == pytest.approx(2 / 3)

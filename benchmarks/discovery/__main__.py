@@ -1,4 +1,4 @@
-"""``python -m benchmarks.discovery [--quick] [--seeds N] [--out DIR]``: the discovery suite.
+"""``python -m benchmarks.discovery [--quick] [--seeds N] [--data NAME ...] [--out DIR]``: the discovery suite.
 
 Prints the results table (markdown) and writes every score to ``DIR/discovery.csv``
 (default ``benchmarks/out/``, which git ignores).
@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 from .methods import METHODS
+from .models import DATASETS
 from .runner import case_table, markdown, run_suite
 
 DEFAULT_OUT = Path(__file__).resolve().parents[1] / "out"
@@ -22,13 +23,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, default=None, help="number of seeds (default 5; 1 with --quick)")
     parser.add_argument("--first-seed", type=int, default=0)
     parser.add_argument("--methods", nargs="+", choices=sorted(METHODS), default=None)
+    parser.add_argument("--data", nargs="+", choices=sorted(DATASETS), default=None, help="data sets (default all)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder for discovery.csv")
     args = parser.parse_args(argv)
     seeds = args.seeds if args.seeds is not None else (1 if args.quick else 5)
     if seeds < 1:
         parser.error("--seeds must be at least 1")
     start = time.perf_counter()
-    results = run_suite(range(args.first_seed, args.first_seed + seeds), quick=args.quick, methods=args.methods)
+    results = run_suite(
+        range(args.first_seed, args.first_seed + seeds), quick=args.quick, methods=args.methods, datasets=args.data
+    )
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "discovery.csv"
     results.to_csv(path, index=False)

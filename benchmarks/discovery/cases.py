@@ -1,14 +1,15 @@
 """Cases with a known failing group: a trained model, its evaluation data, and the truth.
 
-Each generator trains a small MLP on half of MNIST (``models.load_digits``) and evaluates
-it on the other half, with a failure planted in a known group of evaluation examples:
+Each generator trains a small MLP on half of a data set (``models.DATASETS``: MNIST, or the
+synthetic blobs) and evaluates it on the other half, with a failure planted in a known
+group of evaluation examples ("digit" is the class, "subclass" the fine class):
 
 - ``paper``: the paper's protocol (Section 4.6). The model learns the 60 fine classes
   (6 subclasses per digit) and is scored on the coarse task (the digit); one subclass's
   evaluation labels are randomised, without retraining.
 - ``rare``: one digit keeps 2 % of its training examples and is 2 % of the evaluation data.
-- ``spurious``: a bright corner patch marks 40 % of one digit's training images and no
-  others; in evaluation it marks 2.5 % of the *other* digits (the failing group).
+- ``spurious``: a cue (MNIST: a bright corner patch) marks 40 % of one digit's training
+  images and no others; in evaluation it marks 2.5 % of the *other* digits (the failing group).
 - ``label-noise``: one subclass's training labels are random; the group is that subclass
   in evaluation.
 - ``multi``: the paper's protocol with three subclasses (of different digits) randomised.
@@ -42,9 +43,12 @@ class Case:
     Attributes
     ----------
     name : str
-        Case name with its noise level, e.g. "paper+noise".
+        Case name with its data set (but MNIST's) and noise level, e.g. "paper+noise" or
+        "blobs:paper+noise".
     kind : str
         Generator name ("paper", "rare", "spurious", "label-noise", "multi").
+    data : str
+        Data set name (``models.DATASETS``).
     seed : int
         Seed of the data split, the planted group and the model.
     embeddings : numpy.ndarray
@@ -65,6 +69,7 @@ class Case:
 
     name: str
     kind: str
+    data: str
     seed: int
     embeddings: np.ndarray
     losses: np.ndarray
@@ -109,8 +114,7 @@ def _random_labels(rng: np.random.Generator, size: int) -> np.ndarray:
     return rng.integers(0, 10, size=size)
 
 
-def _paper(rng: np.random.Generator, n_groups: int = 1) -> _Setup:
-    data = models.load_digits()
+def _paper(data: models.Digits, rng: np.random.Generator, n_groups: int = 1) -> _Setup:
     train, ev = _split(rng, data.digit.size)
     digits = rng.choice(10, size=n_groups, replace=False)
     chosen = digits * models.SUBCLASSES_PER_DIGIT + rng.integers(0, models.SUBCLASSES_PER_DIGIT, size=n_groups)
@@ -132,8 +136,7 @@ def _paper(rng: np.random.Generator, n_groups: int = 1) -> _Setup:
     )
 
 
-def _rare(rng: np.random.Generator) -> _Setup:
-    data = models.load_digits()
+def _rare(data: models.Digits, rng: np.random.Generator) -> _Setup:
     train, ev = _split(rng, data.digit.size)
     rare = int(rng.integers(10))
     is_rare = data.digit[train] == rare
@@ -147,29 +150,27 @@ def _rare(rng: np.random.Generator) -> _Setup:
     return _Setup(data.images[train], data.digit[train], 10, data.images[ev], y_eval, [np.flatnonzero(y_eval == rare)])
 
 
-def _patch(images: np.ndarray) -> np.ndarray:
-    out = images.copy().reshape(-1, 28, 28)
-    out[:, 1:7, 1:7] = 1.0
-    return out.reshape(-1, 784)
+def _patch(images: np.ndarray, columns: np.ndarray) -> np.ndarray:
+    out = images.copy()
+    out[:, columns] = 1.0
+    return out
 
 
-def _spurious(rng: np.random.Generator) -> _Setup:
-    data = models.load_digits()
+def _spurious(data: models.Digits, rng: np.random.Generator) -> _Setup:
     train, ev = _split(rng, data.digit.size)
     cue = int(rng.integers(10))
     x_train = data.images[train].copy()
     marked = (data.digit[train] == cue) & (rng.random(train.size) < 0.4)
-    x_train[marked] = _patch(x_train[marked])
+    x_train[marked] = _patch(x_train[marked], data.cue_columns)
     x_eval = data.images[ev].copy()
     y_eval = data.digit[ev]
     others = np.flatnonzero(y_eval != cue)
     group = np.sort(rng.choice(others, size=round(0.025 * ev.size), replace=False))
-    x_eval[group] = _patch(x_eval[group])
+    x_eval[group] = _patch(x_eval[group], data.cue_columns)
     return _Setup(x_train, data.digit[train], 10, x_eval, y_eval, [group])
 
 
-def _label_noise(rng: np.random.Generator) -> _Setup:
-    data = models.load_digits()
+def _label_noise(data: models.Digits, rng: np.random.Generator) -> _Setup:
     train, ev = _split(rng, data.digit.size)
     s = int(rng.integers(10 * models.SUBCLASSES_PER_DIGIT))
     y_train = data.digit[train].copy()
@@ -179,16 +180,18 @@ def _label_noise(rng: np.random.Generator) -> _Setup:
     return _Setup(data.images[train], y_train, 10, data.images[ev], y_eval, [np.flatnonzero(data.subclass[ev] == s)])
 
 
-GENERATORS: dict[str, Callable[[np.random.Generator], _Setup]] = {
+GENERATORS: dict[str, Callable[[models.Digits, np.random.Generator], _Setup]] = {
     "paper": _paper,
     "rare": _rare,
     "spurious": _spurious,
     "label-noise": _label_noise,
-    "multi": lambda rng: _paper(rng, n_groups=3),
+    "multi": lambda data, rng: _paper(data, rng, n_groups=3),
 }
 
 
-def make_case(kind: str, seed: int, *, noise: float = DEFAULT_NOISE, influence: bool = True) -> Case:
+def make_case(
+    kind: str, seed: int, *, noise: float = DEFAULT_NOISE, influence: bool = True, data: str = "mnist"
+) -> Case:
     """Generate one case: plant the failure, train the model, evaluate it.
 
     Parameters
@@ -201,6 +204,8 @@ def make_case(kind: str, seed: int, *, noise: float = DEFAULT_NOISE, influence: 
         Share of the evaluation examples outside the groups given a random wrong label.
     influence : bool
         Also compute the evaluation examples' influence embeddings (for InfEmbed).
+    data : str
+        The data set (``models.DATASETS``).
 
     Returns
     -------
@@ -208,10 +213,14 @@ def make_case(kind: str, seed: int, *, noise: float = DEFAULT_NOISE, influence: 
     """
     if kind not in GENERATORS:
         raise ValueError(f"unknown case {kind!r}; choose one of {sorted(GENERATORS)}")
+    if data not in models.DATASETS:
+        raise ValueError(f"unknown data set {data!r}; choose one of {sorted(models.DATASETS)}")
     if not 0 <= noise < 1:
         raise ValueError(f"noise must be in [0, 1); got {noise!r}")
-    rng = np.random.default_rng([seed, sorted(GENERATORS).index(kind)])
-    setup = GENERATORS[kind](rng)
+    # MNIST's cases keep the seeds they had before the blobs came.
+    stream = [seed, sorted(GENERATORS).index(kind)] + ([] if data == "mnist" else [sorted(models.DATASETS).index(data)])
+    rng = np.random.default_rng(stream)
+    setup = GENERATORS[kind](models.DATASETS[data](), rng)
     y_eval = setup.y_eval.copy()
     outside = np.ones(y_eval.size, dtype=bool)
     for g in setup.groups:
@@ -229,8 +238,9 @@ def make_case(kind: str, seed: int, *, noise: float = DEFAULT_NOISE, influence: 
         infl = influence_of(model, (setup.x_train, y_train), (setup.x_eval, y_eval), seed=seed)
     n = y_eval.size
     return Case(
-        name=kind + ("+noise" if noise > 0 else ""),
+        name=("" if data == "mnist" else data + ":") + kind + ("+noise" if noise > 0 else ""),
         kind=kind,
+        data=data,
         seed=seed,
         embeddings=emb,
         losses=losses,
@@ -273,6 +283,11 @@ def make_cases(
     kinds: tuple[str, ...] | None = None,
     noises: tuple[float, ...] = (0.0, DEFAULT_NOISE),
     influence: bool = True,
+    data: str = "mnist",
 ) -> list[Case]:
-    """Every ``kind`` (default all) at every noise level, for one seed."""
-    return [make_case(k, seed, noise=z, influence=influence) for k in (kinds or tuple(GENERATORS)) for z in noises]
+    """Every ``kind`` (default all) at every noise level, for one seed and data set."""
+    return [
+        make_case(k, seed, noise=z, influence=influence, data=data)
+        for k in (kinds or tuple(GENERATORS))
+        for z in noises
+    ]

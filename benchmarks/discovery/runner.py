@@ -10,6 +10,7 @@ import pandas as pd
 import torch
 
 from . import cases as cases_mod
+from . import models
 from .methods import METHODS, QUICK_METHODS
 from .scoring import score_case
 
@@ -38,6 +39,7 @@ def run_case(case: cases_mod.Case, methods: Sequence[str]) -> list[dict]:
             {
                 "case": case.name,
                 "kind": case.kind,
+                "data": case.data,
                 "seed": case.seed,
                 "method": name,
                 "family": METHODS[name].family,
@@ -60,6 +62,7 @@ def run_suite(
     quick: bool = False,
     methods: Sequence[str] | None = None,
     kinds: Sequence[str] | None = None,
+    datasets: Sequence[str] | None = None,
     log: Callable[[str], object] | None = print,
 ) -> pd.DataFrame:
     """Generate the cases for every seed and score every method on them.
@@ -70,8 +73,9 @@ def run_suite(
         One set of cases (data split, planted groups, models) per seed.
     quick : bool
         Only the noisy variant of each case and the methods of ``QUICK_METHODS`` (for CI).
-    methods, kinds : sequences of str, optional
-        Restrict the methods (names in ``METHODS``) or the case kinds.
+    methods, kinds, datasets : sequences of str, optional
+        Restrict the methods (names in ``METHODS``), the case kinds or the data sets
+        (``models.DATASETS``).
     log : callable, optional
         Receives one line per case.
 
@@ -86,6 +90,7 @@ def run_suite(
     if unknown:
         raise ValueError(f"unknown methods {unknown}; choose from {sorted(METHODS)}")
     kinds = tuple(kinds or cases_mod.GENERATORS)
+    datasets = tuple(datasets or models.DATASETS)
     noises = (cases_mod.DEFAULT_NOISE,) if quick else (0.0, cases_mod.DEFAULT_NOISE)
     # One thread: the machine is shared, and the small models gain nothing from more.
     before = torch.get_num_threads()
@@ -93,16 +98,16 @@ def run_suite(
     rows: list[dict] = []
     try:
         for seed in seeds:
-            for kind in kinds:
-                for noise in noises:
-                    start = time.perf_counter()
-                    case = cases_mod.make_case(kind, seed, noise=noise, influence="infembed" in names)
-                    made = time.perf_counter() - start
-                    rows.extend(run_case(case, names))
-                    if log is not None:
-                        log(
-                            f"seed {seed} {case.name}: case {made:.1f} s, methods {time.perf_counter() - start - made:.1f} s"
-                        )
+            for data in datasets:
+                for kind in kinds:
+                    for noise in noises:
+                        start = time.perf_counter()
+                        case = cases_mod.make_case(kind, seed, noise=noise, influence="infembed" in names, data=data)
+                        made = time.perf_counter() - start
+                        rows.extend(run_case(case, names))
+                        if log is not None:
+                            spent = time.perf_counter() - start - made
+                            log(f"seed {seed} {case.name}: case {made:.1f} s, methods {spent:.1f} s")
     finally:
         torch.set_num_threads(before)
     return pd.DataFrame(rows)
@@ -128,10 +133,12 @@ def summarize(results: pd.DataFrame, score: str = "f1") -> pd.DataFrame:
 
 
 def markdown(results: pd.DataFrame) -> str:
-    """The results table: mean F1 (± spread over seeds) per case, overall F1, precision,
-    recall, precision@k and discovery rate, and each method's gap to the baselines."""
+    """The results table: mean F1 (± spread over seeds) over all cases and per data set,
+    precision, recall, precision@k and discovery rate, and each method's gap to the
+    baselines; then one table of F1 per case for each data set."""
     f1 = summarize(results, "f1")
-    cases = [c for c in results["case"].unique()]
+    datasets = list(results["data"].unique())
+    per_data = results.groupby(["method", "data"], sort=False)["f1"].mean().unstack("data")
     overall = {s: results.groupby("method", sort=False)[s].mean() for s in SCORES}
     seconds = results.groupby("method", sort=False)["seconds"].mean()
     base = overall["f1"]
@@ -141,7 +148,7 @@ def markdown(results: pd.DataFrame) -> str:
     head = [
         "method",
         "F1 (all)",
-        *cases,
+        *(f"F1 {d}" for d in datasets),
         "precision",
         "recall",
         "P@k",
@@ -150,14 +157,25 @@ def markdown(results: pd.DataFrame) -> str:
         "ΔF1 vs best clustering",
         "s / call",
     ]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines = _row(head, header=True)
     for m in f1.index:
         cells = [m, f"{f1.loc[m, 'all']:.2f} ± {f1.loc[m, 'all_std']:.2f}"]
-        cells += [f"{f1.loc[m, c]:.2f} ± {f1.loc[m, c + '_std']:.2f}" for c in cases]
+        cells += [f"{per_data.loc[m, d]:.2f}" for d in datasets]
         cells += [f"{overall[s][m]:.2f}" for s in ("precision", "recall", "precision_at_k", "discovery_rate")]
         cells += [f"{base[m] - ref_hl:+.2f}", f"{base[m] - ref_cl:+.2f}", f"{seconds[m]:.1f}"]
-        lines.append("| " + " | ".join(cells) + " |")
+        lines += _row(cells)
+    for d in datasets:
+        cases = list(results.loc[results["data"] == d, "case"].unique())
+        lines += ["", f"F1 per case on {d} (mean ± spread over seeds):", ""]
+        lines += _row(["method", *cases], header=True)
+        for m in f1.index:
+            lines += _row([m, *(f"{f1.loc[m, c]:.2f} ± {f1.loc[m, c + '_std']:.2f}" for c in cases)])
     return "\n".join(lines)
+
+
+def _row(cells: Sequence[str], *, header: bool = False) -> list[str]:
+    line = "| " + " | ".join(cells) + " |"
+    return [line, "|" + "---|" * len(cells)] if header else [line]
 
 
 def case_table(results: pd.DataFrame) -> str:
