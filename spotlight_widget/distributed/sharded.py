@@ -42,7 +42,7 @@ from ..engine.search import (
     _cpu_threads,
     history_of,
     losses_to_search,
-    run_batch,
+    search_sequence,
 )
 from ..engine.space import EmbeddingSpace
 from .comm import Comm, ShardError, agree
@@ -377,35 +377,24 @@ def find_spotlights_sharded(
         original = loss.double().cpu().numpy()
         count_np = None if weights is None else weights.double().cpu().numpy()
 
-        for sp in after:
-            prior = torch.as_tensor(sp.weights, dtype=dtype, device=dev)
-            local_max = prior.max() if n_local else torch.tensor(-math.inf, dtype=dtype, device=dev)
-            peak = comm.max(local_max.reshape(1))[0]
-            search_losses = search_losses * (1 - prior / peak)[:, None]
         found: list[list[ShardedSpotlight]] = [[] for _ in sizes]
-        for rank in range(len(after), len(after) + n):
-            trajs = run_batch(
-                space,
-                search_losses,
-                sizes,
-                cfg,
-                barrier=barrier,
-                restarts=restarts,
-                inits=inits if rank == len(after) else [None] * len(sizes),
-                generator=generator,
-                reducer=comm.sum,
-                progress=progress,
-                cancel=agreed_cancel,
-            )
-            kernel = space.weights(trajs.center, trajs.log_tau)
-            local_peak = kernel.max(0).values if n_local else torch.zeros(len(sizes), dtype=dtype, device=dev)
-            peak = comm.max(local_peak)
-            if not bool((peak > 0).all()):
-                raise RuntimeError(
-                    "the search ended with an empty spotlight (every weight is 0); "
-                    "the paper preset cannot recover from this: use preset='fast'"
-                )
-            search_losses = search_losses * (1 - kernel / peak)
+        sequence = search_sequence(
+            space,
+            search_losses,
+            sizes,
+            cfg,
+            n=n,
+            after=[torch.as_tensor(sp.weights, dtype=dtype, device=dev) for sp in after],
+            barrier=barrier,
+            restarts=restarts,
+            inits=inits,
+            generator=generator,
+            reducer=comm.sum,
+            reduce_max=comm.max,
+            progress=progress,
+            cancel=agreed_cancel,
+        )
+        for rank, kernel, trajs in sequence:
             centers, precisions = space.to_raw(trajs.center, trajs.log_tau)
             spots = _make_spotlights(
                 kernel, original, count_np, sizes, centers, precisions, trajs, cfg.name, rank, space

@@ -213,31 +213,22 @@ def find_spotlights(
         original = loss.double().cpu().numpy()
         count_np = None if weights is None else weights.double().cpu().numpy()
 
-        for sp in after:
-            prior = torch.as_tensor(sp.weights, dtype=dtype, device=dev)
-            search_losses = search_losses * (1 - prior / prior.max())[:, None]
         found: list[list[Spotlight]] = [[] for _ in sizes]
-        for rank in range(len(after), len(after) + n):
-            trajs = run_batch(
-                space,
-                search_losses,
-                sizes,
-                cfg,
-                barrier=barrier,
-                restarts=restarts,
-                inits=inits if rank == len(after) else [None] * len(sizes),
-                generator=generator,
-                progress=progress,
-                cancel=cancel_fn,
-            )
-            kernel = space.weights(trajs.center, trajs.log_tau)
-            peak = kernel.max(0).values
-            if not bool((peak > 0).all()):
-                raise RuntimeError(
-                    "the search ended with an empty spotlight (every weight is 0); "
-                    "the paper preset cannot recover from this: use preset='fast'"
-                )
-            search_losses = search_losses * (1 - kernel / peak)
+        sequence = search_sequence(
+            space,
+            search_losses,
+            sizes,
+            cfg,
+            n=n,
+            after=[torch.as_tensor(sp.weights, dtype=dtype, device=dev) for sp in after],
+            barrier=barrier,
+            restarts=restarts,
+            inits=inits,
+            generator=generator,
+            progress=progress,
+            cancel=cancel_fn,
+        )
+        for rank, kernel, trajs in sequence:
             centers, precisions = space.to_raw(trajs.center, trajs.log_tau)
             for j, s in enumerate(sizes):
                 found[j].append(
@@ -255,6 +246,64 @@ def find_spotlights(
                     )
                 )
         return found[0] if single else found
+
+
+def search_sequence(
+    space: EmbeddingSpace,
+    losses: torch.Tensor,
+    sizes: list[float],
+    cfg: Preset,
+    *,
+    n: int,
+    after: list[torch.Tensor],
+    barrier: float,
+    restarts: int,
+    inits: list[Spotlight | None],
+    generator: torch.Generator,
+    reducer: Reducer = identity_reducer,
+    reduce_max: Reducer = identity_reducer,
+    progress: ProgressFn | None = None,
+    cancel: CancelFn | None = None,
+):
+    """Yield ``(rank, kernel, trajectory)`` for ``n`` spotlights of every size, one after another.
+
+    Each search runs on the losses discounted by the spotlights before it (paper Eq. 6),
+    starting with the kernel weights in ``after``. ``losses`` holds one column per size;
+    ``inits`` warm-starts the first search only. ``reducer`` and ``reduce_max`` sum and take
+    maxima over all processes (a sharded search): a process may hold no rows.
+    """
+    dev, dt = space.x.device, space.x.dtype
+
+    def peak(local: torch.Tensor, empty: float) -> torch.Tensor:
+        if local.shape[0] == 0:
+            return reduce_max(torch.full(local.shape[1:], empty, dtype=dt, device=dev))
+        return reduce_max(local.max(0).values)
+
+    for prior in after:
+        losses = losses * (1 - prior[:, None] / peak(prior[:, None], -math.inf))
+    for rank in range(len(after), len(after) + n):
+        trajs = run_batch(
+            space,
+            losses,
+            sizes,
+            cfg,
+            barrier=barrier,
+            restarts=restarts,
+            inits=inits if rank == len(after) else [None] * len(sizes),
+            generator=generator,
+            reducer=reducer,
+            progress=progress,
+            cancel=cancel,
+        )
+        kernel = space.weights(trajs.center, trajs.log_tau)
+        kernel_peak = peak(kernel, 0.0)
+        if not bool((kernel_peak > 0).all()):
+            raise RuntimeError(
+                "the search ended with an empty spotlight (every weight is 0); "
+                "the paper preset cannot recover from this: use preset='fast'"
+            )
+        losses = losses * (1 - kernel / kernel_peak)
+        yield rank, kernel, trajs
 
 
 def run_batch(
