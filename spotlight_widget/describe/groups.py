@@ -20,7 +20,10 @@ _DESCRIBE_COLUMNS = [
 ]  # fmt: skip
 
 
-def _metadata_frame(metadata: Any, n: int) -> pd.DataFrame:
+def metadata_frame(metadata: Any, n: int, *, against: str | None = None) -> pd.DataFrame:
+    """``metadata`` (a DataFrame, a dict of columns or a Series) as a DataFrame of ``n`` rows
+    with a fresh 0..n-1 index; ``against`` names what the rows must match in the error
+    (default "the spotlight has n examples")."""
     if isinstance(metadata, pd.DataFrame):
         frame = metadata
     elif isinstance(metadata, pd.Series):
@@ -31,7 +34,7 @@ def _metadata_frame(metadata: Any, n: int) -> pd.DataFrame:
         except Exception as exc:
             raise TypeError(f"metadata must be a DataFrame, a dict of columns or a Series: {exc}") from exc
     if len(frame) != n:
-        raise ValueError(f"metadata has {len(frame)} rows but the spotlight has {n} examples")
+        raise ValueError(f"metadata has {len(frame)} rows but {against or f'the spotlight has {n} examples'}")
     return frame.reset_index(drop=True)
 
 
@@ -173,7 +176,7 @@ def describe(
     """
     confidence = _check_confidence(confidence)
     data = _from_spotlight(spotlight)
-    frame = _metadata_frame(metadata, data.n)
+    frame = metadata_frame(metadata, data.n)
     if columns is None:
         columns = list(frame.columns)
     elif isinstance(columns, str) or not isinstance(columns, Iterable):

@@ -21,6 +21,7 @@ import torch
 
 from .._inputs import as_matrix, as_vector, resolve_size
 from ..describe import breakdown, caption, groups_of
+from ..describe.groups import metadata_frame
 from ..engine import SearchCancelled, SearchProgress, Spotlight, find_spotlights
 from ..slices import SliceLike, find_slices
 from .arrange import Arrangement, arrange
@@ -108,7 +109,7 @@ class ExplorerSession:
             raise ValueError("probing draws regions on images: pass images as items")
         self.saliency_threshold = saliency_threshold
         self.probe_fn = probe
-        self.metadata = _check_metadata(metadata, n)
+        self.metadata = None if metadata is None else metadata_frame(metadata, n, against=f"the embeddings have {n}")
         self.labels = _check_column(labels, "labels", n)
         self.predictions = _check_column(predictions, "predictions", n)
         self.class_names = class_names
@@ -595,19 +596,6 @@ def _check_training(
             "both must come from the same influence_embeddings() call"
         )
     return train, ItemSource(train_items, train.shape[0], side=side)
-
-
-def _check_metadata(metadata: Any, n: int) -> pd.DataFrame | None:
-    if metadata is None:
-        return None
-    if not isinstance(metadata, pd.DataFrame):
-        try:
-            metadata = pd.DataFrame(metadata)
-        except Exception as exc:
-            raise TypeError(f"metadata must be a pandas DataFrame (or convertible to one): {exc}") from exc
-    if len(metadata) != n:
-        raise ValueError(f"metadata has {len(metadata)} rows but the embeddings have {n}")
-    return metadata.reset_index(drop=True)
 
 
 def _check_column(values: Any, name: str, n: int) -> np.ndarray | None:
