@@ -45,37 +45,48 @@ def _nearest(dist: np.ndarray, size: int) -> np.ndarray:
     return np.argsort(dist, kind="stable")[:size]
 
 
-def _best_ball(x: np.ndarray, group: np.ndarray, size: int, block: int = 512) -> float:
+def _standardize(embeddings: np.ndarray) -> np.ndarray:
+    x = embeddings.astype(np.float64)
+    return (x - x.mean(0)) / max(float(x.std()), 1e-12)
+
+
+def _balls(x: np.ndarray, size: int, block: int = 512) -> np.ndarray:
+    """(N, S) indices: the S nearest neighbours of every example (itself included)."""
     sq = (x**2).sum(1)
-    in_group = np.zeros(x.shape[0], dtype=bool)
-    in_group[group] = True
-    best = 0
+    parts = []
     for start in range(0, x.shape[0], block):
         d = sq[start : start + block, None] - 2 * x[start : start + block] @ x.T + sq[None, :]
-        nearest = np.argpartition(d, size - 1, axis=1)[:, :size]
-        best = max(best, int(in_group[nearest].sum(1).max()))
-    return 2 * best / (size + group.size)
+        parts.append(np.argpartition(d, size - 1, axis=1)[:, :size])
+    return np.concatenate(parts)
 
 
-def group_ceilings(embeddings: np.ndarray, group: np.ndarray, size: int) -> dict[str, float]:
-    """F1 of each shape's oracle fit to one group (``SHAPES``), at slice size ``size``."""
-    x = embeddings.astype(np.float64)
-    x = (x - x.mean(0)) / max(float(x.std()), 1e-12)
+def _ceilings(x: np.ndarray, balls: np.ndarray, group: np.ndarray) -> dict[str, float]:
+    size = balls.shape[1]
     z = x - x[group].mean(0)
     var = x[group].var(0) + 1e-3 * x.var(0).mean()
     precision = LedoitWolf().fit(x[group]).precision_
+    in_group = np.zeros(x.shape[0], dtype=bool)
+    in_group[group] = True
     return {
         "exact": 2 * min(size, group.size) / (size + group.size),
         "ball": _f1(_nearest((z**2).sum(1), size), group),
-        "best-ball": _best_ball(x, group, size),
+        "best-ball": 2 * int(in_group[balls].sum(1).max()) / (size + group.size),
         "diagonal": _f1(_nearest((z**2 / var).sum(1), size), group),
         "full": _f1(_nearest(np.einsum("ij,jk,ik->i", z, precision, z), size), group),
     }
 
 
+def group_ceilings(embeddings: np.ndarray, group: np.ndarray, size: int) -> dict[str, float]:
+    """F1 of each shape's oracle fit to one group (``SHAPES``), at slice size ``size``."""
+    x = _standardize(embeddings)
+    return _ceilings(x, _balls(x, size), group)
+
+
 def case_ceilings(case: cases_mod.Case) -> dict[str, float]:
     """Each shape's oracle F1, averaged over the case's groups."""
-    per_group = [group_ceilings(case.embeddings, g, case.size) for g in case.groups]
+    x = _standardize(case.embeddings)
+    balls = _balls(x, case.size)
+    per_group = [_ceilings(x, balls, g) for g in case.groups]
     return {s: float(np.mean([g[s] for g in per_group])) for s in SHAPES}
 
 
