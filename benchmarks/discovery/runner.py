@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable, Sequence
 
@@ -97,17 +98,14 @@ def run_suite(
     torch.set_num_threads(1)
     rows: list[dict] = []
     try:
-        for seed in seeds:
-            for data in datasets:
-                for kind in kinds:
-                    for noise in noises:
-                        start = time.perf_counter()
-                        case = cases_mod.make_case(kind, seed, noise=noise, influence="infembed" in names, data=data)
-                        made = time.perf_counter() - start
-                        rows.extend(run_case(case, names))
-                        if log is not None:
-                            spent = time.perf_counter() - start - made
-                            log(f"seed {seed} {case.name}: case {made:.1f} s, methods {spent:.1f} s")
+        for seed, data, kind, noise in itertools.product(seeds, datasets, kinds, noises):
+            start = time.perf_counter()
+            case = cases_mod.make_case(kind, seed, noise=noise, influence="infembed" in names, data=data)
+            made = time.perf_counter() - start
+            rows.extend(run_case(case, names))
+            if log is not None:
+                spent = time.perf_counter() - start - made
+                log(f"seed {seed} {case.name}: case {made:.1f} s, methods {spent:.1f} s")
     finally:
         torch.set_num_threads(before)
     return pd.DataFrame(rows)
