@@ -12,8 +12,10 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from spotlight_widget.infembed import (
     factor_hessian,
+    head_influence_embeddings,
     infembed,
     infembed_rule,
+    infembed_slices,
     influence_embeddings,
     normalized_kmeans,
     slice_opponents,
@@ -416,10 +418,52 @@ def test_infembed_rule_with_losses_and_when_impossible(planted):
 def test_infembed_is_registered_with_find_slices(planted):
     x, labels, _, losses = planted
     assert "infembed" in available_methods()
-    found = find_slices("infembed", x, losses, n=2, size=0.2, seed=0)
+    found = find_slices("infembed", x, losses, n=2, size=0.1, seed=0)
     assert len(found) == 2 and all(s.method == "infembed" for s in found)
     assert found[0].weighted_loss >= found[1].weighted_loss
     assert np.mean(labels[found[0].indices] == 3) > 0.9
+
+
+def three_clusters():
+    """Three separated clusters: 5 examples of very high loss, 100 of moderate loss, 200 of low."""
+    x, labels = directions(n_per=100, k=3, seed=2)
+    keep = np.flatnonzero(labels != 0)
+    x, labels = np.vstack([x[labels == 0][:5], x[keep]]), np.concatenate([np.zeros(5, int), labels[keep]])
+    losses = np.select([labels == 0, labels == 1], [10.0, 1.0], 0.01)
+    return x, labels, losses
+
+
+def test_planespot_ranking_prefers_many_errors_to_a_few_extreme_losses():
+    x, labels, losses = three_clusters()
+    by_loss = infembed(x, losses, k=3)
+    assert [int(labels[s.indices[0]]) for s in by_loss] == [0, 1, 2]
+    by_score = infembed(x, losses, k=3, rank="planespot")
+    assert [int(labels[s.indices[0]]) for s in by_score] == [1, 0, 2]
+    # |C| * mean(1 - exp(-loss))^2: 100 * 0.632^2 = 40 against 5 * 1.0^2 = 5.
+    for s in by_score:
+        err = 1 - np.exp(-losses[s.indices])
+        assert np.isclose(s.score, s.size * err.mean() ** 2) and s.info["planespot"] == s.score
+        assert np.isclose(s.info["mean_loss"], losses[s.indices].mean())
+    # With correctness the error is the 0/1 error: 5 * 1^2 = 5 against 100 * 1^2 = 100.
+    correct = labels == 2
+    assert [int(labels[s.indices[0]]) for s in infembed(x, correct, k=3, rank="planespot")] == [1, 0, 2]
+
+
+def test_infembed_slices_options_k_rank_and_min_size():
+    x, labels, losses = three_clusters()
+    # size alone asks for about N / (2 S) = 205 / 70 -> 3 clusters.
+    assert [s.info["k"] for s in infembed_slices(x, losses, n=3, size=35)] == [3, 3, 3]
+    assert infembed_slices(x, losses, n=5, size=35, k=5)[0].info["k"] == 5
+    found = infembed_slices(x, losses, n=3, size=35, min_size=6)
+    assert len(found) == 2 and min(s.size for s in found) >= 100  # the 5-example cluster is left out
+    via_registry = find_slices("infembed", x, losses, n=1, size=35, k=3, rank="planespot")
+    assert int(labels[via_registry[0].indices[0]]) == 1
+    with pytest.raises(ValueError, match="negative losses"):
+        infembed_slices(x, losses - 1, rank="planespot", k=3)
+    with pytest.raises(ValueError, match="rank must be"):
+        infembed_slices(x, losses, rank="accuracy", k=3)
+    with pytest.raises(TypeError, match="min_size"):
+        infembed_slices(x, losses, k=3, min_size=0.5)
 
 
 @pytest.mark.parametrize(
@@ -510,3 +554,109 @@ def test_influence_embeddings_emit_no_warnings_on_a_convex_model(logreg):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         embed(logreg, rank=10)
+
+
+# --- influence embeddings of a final Linear layer from its features ------------------------------
+
+
+def head_problem(n: int = 300, d: int = 4, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    h = rng.normal(size=(n, d))
+    w, b = rng.normal(size=d), 0.3
+    y = (rng.random(n) < 1 / (1 + np.exp(-(h @ w + b + rng.normal(size=n))))).astype(float)
+    return h, y, w, b
+
+
+def bce_gradients_and_hessian(h, y, w, b, h_test, y_test):
+    """Direct formulas: grad = (p - y) [h, 1] with p = sigmoid; H = mean p (1 - p) [h, 1][h, 1]^T."""
+
+    def aug(a):
+        return np.hstack([a, np.ones((len(a), 1))])
+
+    def p_of(a):
+        return 1 / (1 + np.exp(-(a @ w + b)))
+
+    p = p_of(h)
+    hess = (aug(h) * (p * (1 - p))[:, None]).T @ aug(h) / len(h)
+    return (p_of(h_test) - y_test)[:, None] * aug(h_test), hess
+
+
+def test_head_embeddings_of_bce_match_the_direct_inverse_hessian():
+    h, y, w, b = head_problem()
+    g, hess = bce_gradients_and_hessian(h, y, w, b, h[:40], y[:40])
+    emb = head_influence_embeddings(h, y, h[:40], y[:40], weight=w, bias=b)
+    assert emb.shape == (40, 5)  # D = min(100, d + 1)
+    exact = g @ np.linalg.solve(hess, g.T)
+    np.testing.assert_allclose(emb @ emb.T, exact, atol=1e-9 * np.abs(exact).max())
+    # Rank 2: the inverse restricted to the two largest-curvature directions.
+    values, vectors = np.linalg.eigh(hess)
+    top = g @ vectors[:, -2:]
+    low = head_influence_embeddings(h, y, h[:40], y[:40], weight=w[None], bias=[b], rank=2)
+    np.testing.assert_allclose(low @ low.T, (top / values[-2:]) @ top.T, atol=1e-9 * np.abs(exact).max())
+
+
+def test_head_embeddings_use_a_sigmoid_on_the_one_logit():
+    h, y, w, b = head_problem(n=100)
+    emb = head_influence_embeddings(h, y, h, y, weight=torch.tensor(w)[None], bias=torch.tensor([b]), rank=5)
+    g, _ = bce_gradients_and_hessian(h, y, w, b, h, y)
+    # A softmax over one logit would make every gradient zero.
+    assert np.linalg.norm(emb, axis=1).min() > 0
+    # An example the head gets badly wrong has a longer embedding than one it gets right.
+    norm = np.linalg.norm(g, axis=1)
+    big, small = norm.argmax(), norm.argmin()
+    assert np.linalg.norm(emb[big]) > np.linalg.norm(emb[small])
+
+
+def test_head_embeddings_of_softmax_ce_match_the_pseudo_inverse():
+    rng = np.random.default_rng(1)
+    h = rng.normal(size=(200, 3))
+    weight, bias = rng.normal(size=(3, 3)), rng.normal(size=3)
+    y = rng.integers(0, 3, 200)
+    aug = np.hstack([h, np.ones((200, 1))])
+    logits = h @ weight.T + bias
+    p = np.exp(logits - logits.max(1, keepdims=True))
+    p /= p.sum(1, keepdims=True)
+    grads = np.einsum("nc,nd->ncd", p - np.eye(3)[y], aug).reshape(200, -1)
+    curv = np.einsum("nc,ce->nce", p, np.eye(3)) - np.einsum("nc,ne->nce", p, p)
+    hess = np.einsum("nce,nd,nf->ncdef", curv, aug, aug).reshape(200, 12, 12).mean(0)
+    # Moving every logit together changes nothing: d + 1 = 4 flat directions, dropped.
+    with pytest.warns(RuntimeWarning, match="4 of the top 12"):
+        emb = head_influence_embeddings(h, y, h[:30], y[:30], weight=weight, bias=bias, loss="ce")
+    assert emb.shape == (30, 8)
+    exact = grads[:30] @ np.linalg.pinv(hess, rtol=1e-10) @ grads[:30].T
+    np.testing.assert_allclose(emb @ emb.T, exact, atol=1e-8 * np.abs(exact).max())
+
+
+@pytest.mark.parametrize(
+    ("change", "error", "match"),
+    [
+        ({"loss": "mse"}, ValueError, "loss must be"),
+        ({"weight": np.ones((2, 4))}, ValueError, "one logit"),
+        ({"weight": np.ones((1, 4)), "loss": "ce"}, ValueError, "C >= 2"),
+        ({"weight": np.ones(3)}, ValueError, "columns"),
+        ({"bias": [0.0, 1.0]}, ValueError, "bias has 2 entries"),
+        ({"weight": np.full(4, np.nan)}, ValueError, "NaN"),
+        ({"train_labels": np.full(300, 2.0)}, ValueError, r"\[0, 1\]"),
+        ({"test_labels": np.ones(39)}, ValueError, "test_labels has 39 entries"),
+        ({"test_features": np.full((40, 4), np.inf)}, ValueError, "infinite"),
+        (
+            {"weight": np.ones((3, 4)), "bias": np.zeros(3), "loss": "ce", "test_labels": np.full(40, 3)},
+            ValueError,
+            "class indices",
+        ),
+        ({"rank": 0}, ValueError, "rank"),
+    ],
+)
+def test_head_embeddings_bad_inputs(change, error, match):
+    h, y, w, b = head_problem()
+    kwargs = {
+        "train_features": h,
+        "train_labels": y,
+        "test_features": h[:40],
+        "test_labels": y[:40],
+        "weight": w,
+        "bias": b,
+    }
+    kwargs.update(change)
+    with pytest.raises(error, match=match):
+        head_influence_embeddings(**kwargs)
