@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -13,19 +14,44 @@ import torch
 
 from ..engine.optimize import ProgressFn
 from ..engine.search import find_spotlights
-from .baselines import _count, _data, gmm_slices, highest_loss, kmeans_slices
+from .baselines import _count, _data, _losses, gmm_slices, highest_loss, kmeans_slices
+from .domino import domino_slices
+from .planespot import planespot_slices
+from .predictions import check_predictions
 from .result import Slice, SliceLike
 
 SliceFinder = Callable[..., Sequence[SliceLike]]
-"""A slice finder: ``finder(embeddings, losses, *, n, size, seed, progress, **options)``."""
+"""A slice finder: ``finder(embeddings, losses, *, n, size, seed, progress, **options)``.
 
-_METHODS: dict[str, SliceFinder] = {}
+Finders registered with ``inputs`` also receive ``labels=`` and/or ``probs=``."""
+
+EXTRA_INPUTS = ("labels", "probs")
+"""Inputs beyond the embeddings and losses a finder may declare with ``register_method(inputs=...)``."""
+
+
+@dataclass(frozen=True)
+class _Method:
+    finder: SliceFinder
+    inputs: frozenset[str]
+
+
+_METHODS: dict[str, _Method] = {}
 # Packages of the project that register further methods when imported.
 _PLUGINS = ("spotlight_widget.infembed",)
 _plugins_loaded = False
 
 
-def register_method(name: str, finder: SliceFinder, *, replace: bool = False) -> None:
+def _inputs(inputs: Any) -> frozenset[str]:
+    if isinstance(inputs, str) or not isinstance(inputs, Iterable):
+        raise TypeError(f"inputs must be a tuple of names such as ('labels', 'probs'); got {inputs!r}")
+    names = list(inputs)
+    unknown = [name for name in names if name not in EXTRA_INPUTS]
+    if unknown:
+        raise ValueError(f"inputs may only name {', '.join(map(repr, EXTRA_INPUTS))}; got {unknown!r}")
+    return frozenset(names)
+
+
+def register_method(name: str, finder: SliceFinder, *, replace: bool = False, inputs: Iterable[str] = ()) -> None:
     """Make ``find_slices(name, ...)`` call ``finder``.
 
     Parameters
@@ -37,14 +63,20 @@ def register_method(name: str, finder: SliceFinder, *, replace: bool = False) ->
         returns a list of ``SliceLike`` ordered worst first (rank 0, 1, ...).
     replace : bool
         Allow replacing a method already registered under ``name``.
+    inputs : iterable of str
+        The extra inputs the finder accepts as keyword arguments: "labels", "probs" or
+        both. ``find_slices`` checks them and passes each one (possibly None) only to
+        finders that declared it, so callers may pass every input to every method; a
+        finder that cannot work without one raises ``ValueError`` naming it.
     """
     if not isinstance(name, str) or not name:
         raise TypeError(f"name must be a non-empty str; got {name!r}")
     if not callable(finder):
         raise TypeError(f"finder must be callable; got {type(finder).__name__}")
-    if name in _METHODS and not replace and _METHODS[name] is not finder:
+    entry = _Method(finder, _inputs(inputs))
+    if name in _METHODS and not replace and _METHODS[name] != entry:
         raise ValueError(f"a slice finder named {name!r} is already registered; pass replace=True to replace it")
-    _METHODS[name] = finder
+    _METHODS[name] = entry
 
 
 def _load_plugins() -> None:
@@ -91,6 +123,8 @@ register_method("spotlight", _spotlight_finder)
 register_method("highest-loss", _highest_loss_finder)
 register_method("kmeans", _cluster_finder(kmeans_slices))
 register_method("gmm", _cluster_finder(gmm_slices))
+register_method("planespot", planespot_slices, inputs=("labels", "probs"))
+register_method("domino-style", domino_slices, inputs=("labels", "probs"))
 
 
 def find_slices(
@@ -102,6 +136,8 @@ def find_slices(
     size: float | int = 0.02,
     seed: int = 0,
     progress: ProgressFn | None = None,
+    labels: Any = None,
+    probs: Any = None,
     **options: Any,
 ) -> list[SliceLike]:
     """Find slices with any registered method: one entry point for the explorer and benchmarks.
@@ -110,8 +146,9 @@ def find_slices(
     ----------
     method : str
         "spotlight" (``find_spotlights``), "highest-loss" (``highest_loss``), "kmeans"
-        (``kmeans_slices``), "gmm" (``gmm_slices``), or a name added with
-        ``register_method``; ``available_methods()`` lists them.
+        (``kmeans_slices``), "gmm" (``gmm_slices``), "planespot" (``planespot_slices``),
+        "domino-style" (``domino_slices``), or a name added with ``register_method``;
+        ``available_methods()`` lists them.
     embeddings : array-like, (N, d)
         Final-layer embeddings (may be None for "highest-loss").
     losses : array-like, (N,)
@@ -126,6 +163,14 @@ def find_slices(
         Seed of the method's randomness.
     progress : callable, optional
         Receives ``SearchProgress`` updates.
+    labels : array-like, (N,), optional
+        True class ids (integers in [0, C)).
+    probs : array-like, (N, C) or (N,), optional
+        The model's predicted class probabilities; (N,) means P(class 1) of a binary
+        model. ``labels`` and ``probs`` are checked here (lengths match the losses, finite,
+        probabilities in [0, 1], labels within the classes of ``probs``) and passed only
+        to methods registered with them in ``inputs`` ("planespot", "domino-style"); the
+        other methods ignore them, so a caller may pass both to every method.
     **options
         Passed to the method (e.g. ``preset=`` for "spotlight", ``k=`` or ``dim=`` for
         the clustering methods).
@@ -146,7 +191,11 @@ def find_slices(
         raise TypeError(
             f"size must be a single fraction or count; got {size!r} (find_spotlight searches several sizes)"
         )
-    found = list(_METHODS[method](embeddings, losses, n=n, size=size, seed=seed, progress=progress, **options))
+    entry = _METHODS[method]
+    if labels is not None or probs is not None:
+        labels, probs = check_predictions(labels, probs, length=_losses(losses).shape[0])
+    extra = {name: value for name, value in (("labels", labels), ("probs", probs)) if name in entry.inputs}
+    found = list(entry.finder(embeddings, losses, n=n, size=size, seed=seed, progress=progress, **extra, **options))
     wrong = [type(s).__name__ for s in found if not isinstance(s, SliceLike)]
     if wrong:
         raise TypeError(f"slice method {method!r} returned objects that are not slices: {wrong}")
