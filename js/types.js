@@ -65,9 +65,10 @@
  * @property {number | null} lift
  * @property {number | null} loss_in
  * @property {number | null} loss_all
- * @property {number | null} [lift_low]   interval of the lift (describe())
- * @property {number | null} [lift_high]
- * @property {number | null} [p_value]
+ * @property {number | null} lift_low    interval of the lift (describe())
+ * @property {number | null} lift_high
+ * @property {number | null} p_value
+ * @property {number | null} loss_out    the group's mean loss outside the result
  */
 
 /**

@@ -79,8 +79,8 @@ describe.runIf(inBrowser)("in Chromium", () => {
   });
 
   it("lays out the gallery as a grid with square thumbnails", async () => {
-    const { model, $, $$, root } = mount();
-    root.parentElement.style.width = "900px";
+    const { model, $, $$, el } = mount();
+    el.style.width = "900px";
     const reply = model.requests("thumbnails")[0];
     model.reply(reply, { type: "thumbnails", indices: reply.indices, mime: "image/png" }, reply.indices.map(() => pngView()));
     await flush();
@@ -110,8 +110,8 @@ describe.runIf(inBrowser)("in Chromium", () => {
   });
 
   it("probing: a box dragged on the detail image is sent in the image's pixels and answered", async () => {
-    const { model, $, root } = mount({ can_probe: true });
-    root.parentElement.style.width = "900px";
+    const { model, $, el, root } = mount({ can_probe: true });
+    el.style.width = "900px";
     model.update({ detail: 12 });
     const thumbs = model.requests("thumbnails").at(-1);
     model.reply(thumbs, { type: "thumbnails", indices: [12], mime: "image/png" }, [pngView()]);

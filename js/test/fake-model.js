@@ -6,12 +6,16 @@ function same(a, b) {
   return a === b || JSON.stringify(a) === JSON.stringify(b);
 }
 
+/** @typedef {import("../types.js").Model} Model */
+/** @typedef {(...args: any[]) => void} Handler */
+
+/** @implements {Model} */
 export class FakeModel {
   /** @param {Record<string, any>} [state] */
   constructor(state = {}) {
     /** @type {Record<string, any>} */
     this.state = structuredClone(state);
-    /** @type {Map<string, Set<Function>>} */
+    /** @type {Map<string, Set<Handler>>} */
     this.handlers = new Map();
     /** @type {any[]} every message passed to send() */
     this.sent = [];
@@ -28,7 +32,11 @@ export class FakeModel {
     return this.state[name];
   }
 
-  /** Like Backbone: change:<name> fires synchronously when the value changes. */
+  /**
+   * Like Backbone: change:<name> fires synchronously when the value changes.
+   * @param {string} name
+   * @param {any} value
+   */
   set(name, value) {
     const old = this.state[name];
     this.state[name] = value;
@@ -41,7 +49,7 @@ export class FakeModel {
     this.pending = {};
   }
 
-  /** @param {string} name @param {Function} cb */
+  /** @param {string} name @param {Handler} cb */
   on(name, cb) {
     let set = this.handlers.get(name);
     if (!set) {
@@ -51,7 +59,7 @@ export class FakeModel {
     set.add(cb);
   }
 
-  /** @param {string} [name] @param {Function} [cb] */
+  /** @param {string | null} [name] @param {Handler | null} [cb] */
   off(name, cb) {
     if (!name) this.handlers.clear();
     else if (!cb) this.handlers.delete(name);
@@ -71,7 +79,10 @@ export class FakeModel {
     for (const cb of [...(this.handlers.get(event) ?? [])]) cb(...args);
   }
 
-  /** Python changes traits: state + change events, nothing recorded as written by JS. */
+  /**
+   * Python changes traits: state + change events, nothing recorded as written by JS.
+   * @param {Record<string, any>} values
+   */
   update(values) {
     for (const [name, value] of Object.entries(values)) {
       const old = this.state[name];
@@ -80,12 +91,20 @@ export class FakeModel {
     }
   }
 
-  /** Python answers a request. */
+  /**
+   * Python answers a request.
+   * @param {{ id: string }} requestMsg  the message the front end sent
+   * @param {Record<string, any>} content
+   * @param {DataView[]} [buffers]
+   */
   reply(requestMsg, content, buffers = []) {
     this.emit("msg:custom", { id: requestMsg.id, ...content }, buffers);
   }
 
-  /** Handlers registered, for one event or all. */
+  /**
+   * Handlers registered, for one event or all.
+   * @param {string} [event]
+   */
   handlerCount(event) {
     if (event) return this.handlers.get(event)?.size ?? 0;
     let n = 0;
@@ -93,12 +112,18 @@ export class FakeModel {
     return n;
   }
 
-  /** Messages sent of one type. */
+  /**
+   * Messages sent of one type.
+   * @param {string} type
+   */
   requests(type) {
     return this.sent.filter((m) => m.type === type);
   }
 
-  /** The latest saved value of a trait written by JS (undefined when never saved). */
+  /**
+   * The latest saved value of a trait written by JS (undefined when never saved).
+   * @param {string} name
+   */
   saved(name) {
     for (let k = this.saves.length - 1; k >= 0; k -= 1) if (name in this.saves[k]) return this.saves[k][name];
     return undefined;

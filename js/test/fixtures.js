@@ -122,7 +122,12 @@ export function key(el, key, init = {}) {
   el.dispatchEvent(new KeyboardEvent("keydown", { key, bubbles: true, cancelable: true, ...init }));
 }
 
-/** Set an input's value and fire "input" then (optionally) "change". */
+/**
+ * Set an input's value and fire "input" then (optionally) "change".
+ * @param {HTMLInputElement | HTMLSelectElement} input
+ * @param {string | number} value
+ * @param {{ change?: boolean }} [options]
+ */
 export function typeValue(input, value, { change = true } = {}) {
   input.value = String(value);
   input.dispatchEvent(new Event("input", { bubbles: true }));

@@ -42,6 +42,7 @@ describe("request()", () => {
 
   it("rejects on {id, error} and reports the error to the model's error listeners", async () => {
     const model = new FakeModel();
+    /** @type {string[]} */
     const seen = [];
     const off = onError(model, (m) => seen.push(m));
     const p = request(model, "select", { mode: "top" });
@@ -55,8 +56,10 @@ describe("request()", () => {
   it("errors of one model are not shown in another model's widget", async () => {
     const a = new FakeModel();
     const b = new FakeModel();
+    /** @type {string[]} */
     const seenB = [];
     onError(b, (m) => seenB.push(m));
+    /** @type {string[]} */
     const seenA = [];
     onError(a, (m) => seenA.push(m));
     const p = request(a, "next");
@@ -69,6 +72,7 @@ describe("request()", () => {
   it(`times out after ${TIMEOUT_MS / 1000} s`, async () => {
     vi.useFakeTimers();
     const model = new FakeModel();
+    /** @type {string[]} */
     const seen = [];
     onError(model, (m) => seen.push(m));
     const p = request(model, "next");
@@ -86,6 +90,7 @@ describe("request()", () => {
 
   it("can be aborted: rejects quietly and removes its listener", async () => {
     const model = new FakeModel();
+    /** @type {string[]} */
     const seen = [];
     onError(model, (m) => seen.push(m));
     const ctrl = new AbortController();
@@ -105,6 +110,7 @@ describe("request()", () => {
     model.send = () => {
       throw new Error("comm closed");
     };
+    /** @type {string[]} */
     const seen = [];
     onError(model, (m) => seen.push(m));
     await expect(request(model, "next")).rejects.toMatchObject({ reason: "send" });

@@ -5,7 +5,11 @@ import { click, flush, inBrowser, itemsFor, mount, PAGE_INDICES, pngView, unmoun
 
 afterEach(unmountAll);
 
-/** Answer a thumbnails request like Python: one PNG buffer per index. */
+/**
+ * Answer a thumbnails request like Python: one PNG buffer per index.
+ * @param {FakeModel} model
+ * @param {{ id: string, indices: number[] }} msg  the request
+ */
 function answer(model, msg) {
   model.reply(msg, { type: "thumbnails", indices: msg.indices, mime: "image/png" }, msg.indices.map(() => pngView()));
 }

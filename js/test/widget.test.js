@@ -244,7 +244,7 @@ describe("history, tabs, pager", () => {
     expect(items[0].textContent).toContain("mostly cats");
     expect(items[0].classList.contains("sw-current")).toBe(true);
     expect(items[0].getAttribute("aria-pressed")).toBe("true");
-    click(items[1].querySelector(".sw-history-rank"));
+    click(/** @type {HTMLElement} */ (items[1].querySelector(".sw-history-rank")));
     expect(model.get("current")).toBe(1);
     expect(model.saves.at(-1)).toEqual({ current: 1 });
     items = $$(".sw-history-item");
@@ -327,7 +327,7 @@ describe("next spotlight and status", () => {
     expect(box.hidden).toBe(false);
     expect(box.textContent).toContain("next failed: wait for the first spotlight");
     expect(/** @type {HTMLButtonElement} */ ($(".sw-next")).disabled).toBe(false);
-    click(box.querySelector(".sw-error-close"));
+    click(/** @type {HTMLElement} */ (box.querySelector(".sw-error-close")));
     expect(box.hidden).toBe(true);
 
     click($(".sw-select-top"));
@@ -455,7 +455,7 @@ describe("cleanup", () => {
     expect(model.handlerCount()).toBeGreaterThan(0);
     // pending requests too: a thumbnail request is in flight, open a detail and press Next
     dblclick($$(".sw-card")[0]);
-    click(el.querySelector(".sw-next"));
+    click(/** @type {HTMLElement} */ (el.querySelector(".sw-next")));
     expect(model.handlerCount("msg:custom")).toBeGreaterThan(0);
     unmount();
     expect(model.handlerCount()).toBe(0);
