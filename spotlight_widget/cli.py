@@ -103,7 +103,9 @@ def add_search_options(find: argparse.ArgumentParser) -> None:
     find.add_argument("--loss-column", help="column of the loss files to use (tables)")
     find.add_argument("--counts-column", help="column of the count files to use (tables)")
     find.add_argument("--preset", choices=["fast", "paper"], default="fast", help="search settings (default: fast)")
-    find.add_argument("--restarts", type=int, default=1, help="starting points per size (default: 1)")
+    find.add_argument(
+        "--restarts", type=int, help="starting points per size (default: the preset's; fast: 2, paper: 1)"
+    )
     find.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
     find.add_argument("--min-weight", type=float, default=0.0, help="only write members above this weight")
     find.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")

@@ -63,6 +63,31 @@ def test_find_reads_csv_and_parquet_and_several_sizes(tmp_path, planted):
         assert group["in_top"].sum() == size
 
 
+def test_restarts_default_to_the_presets_and_can_be_overridden(tmp_path, capsys):
+    # Zero-loss examples around the origin, 2 % failing far away: one start from the whole
+    # data ends where nothing fails; the fast preset's default second start finds them.
+    rng = np.random.default_rng(0)
+    emb = rng.normal(size=(2000, 16))
+    emb[:40] = 0.3 * rng.normal(size=(40, 16))
+    emb[:40, 0] += 10.0
+    loss = np.zeros(2000)
+    loss[:40] = 1.0 + rng.random(40)
+    np.save(tmp_path / "emb.npy", emb.astype(np.float32))
+    np.save(tmp_path / "loss.npy", loss)
+    command = ["find", str(tmp_path / "emb.npy"), str(tmp_path / "loss.npy"), "-n", "1", "-q"]
+    out = tmp_path / "o.csv"
+
+    def top_rows(*extra):
+        assert main([*command, "-o", str(out), *extra]) == 0
+        frame = pd.read_csv(out)
+        return frame.loc[frame["in_top"], "index"].to_numpy()
+
+    assert (top_rows() < 40).mean() >= 0.9
+    assert (top_rows("--restarts", "1") < 40).mean() == 0.0
+    assert main([*command, "-o", str(out), "--restarts", "0"]) == 2
+    assert "restarts must be a positive integer; got 0" in capsys.readouterr().err
+
+
 def test_errors_are_one_line_messages(files, capsys):
     tmp, emb, loss = files
     np.save(tmp / "short.npy", np.zeros(10))

@@ -64,7 +64,8 @@ SCENARIOS = {
     ),
     "paper": ((0, 1), [1000, 2000], "two", dict(n=1, size=0.02, preset="paper", restarts=2, dtype=F64, max_steps=60)),
     "sampled": ((2, 3), [1400, 1600], "two", dict(n=1, size=0.02, preset=SAMPLING, dtype=F64, max_steps=30)),
-    "after": ((0, 1), [1700, 1300], "two", dict(n=1, size=0.02, dtype=F64, max_steps=30)),
+    # One start (the fast preset's default is two): the sharded search without anchors.
+    "after": ((0, 1), [1700, 1300], "two", dict(n=1, size=0.02, restarts=1, dtype=F64, max_steps=30)),
     "block_draws_2": ((2, 3), [1500, 1500], "two", dict(n=1, size=0.02, preset=SAMPLING, restarts=2, **SHORT)),
     "block_draws_1": ((0,), [3000], "two", dict(n=1, size=0.02, preset=SAMPLING, restarts=2, **SHORT)),
 }
@@ -378,6 +379,7 @@ def test_launcher_writes_the_documented_files(launched):
     assert meta["world_size"] == 3 and meta["rows"] == 3000 and meta["dim"] == 64
     assert [s["rows"] for s in meta["shards"]] == [1800, 0, 1200]
     assert [s["offset"] for s in meta["shards"]] == [0, 1800, 1800]
+    assert meta["restarts"] == 2, "run.json records the preset's restarts when --restarts is not given"
     summary = pd.read_parquet(out / "spotlights.parquet")
     assert list(summary["spotlight"]) == [0, 1] and list(summary["size"]) == [S, S]
     assert np.load(out / "centers.npy").shape == (2, 64)

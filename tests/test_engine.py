@@ -2,6 +2,7 @@
 
 import math
 import threading
+from functools import partial
 
 import numpy as np
 import pytest
@@ -143,6 +144,55 @@ def test_restarts_keep_the_best_objective(planted):
     many = find_spotlight(planted.embeddings, planted.losses, size=0.02, restarts=4)
     assert many.objective >= one.objective - 1e-6
     assert precision(many, planted.planted[0]) >= 0.95
+
+
+def far_failures(n=2000, dim=16, distance=10.0, seed=0):
+    """A dense blob of zero-loss examples around the origin and 2 % of high-loss examples
+    in a tight group ``distance`` away, farther than the blob's radius (about sqrt(dim)).
+
+    The SpotCheck rebuild's shape: correct predictions everywhere, small blindspots far
+    from the data's centre.
+    """
+    rng = np.random.default_rng(seed)
+    m = round(0.02 * n)
+    x = rng.normal(size=(n, dim))
+    x[:m] = 0.3 * rng.normal(size=(m, dim))
+    x[:m, 0] += distance
+    loss = np.zeros(n)
+    loss[:m] = 1.0 + rng.random(m)
+    return x.astype(np.float32), loss, np.arange(m)
+
+
+def test_one_start_from_the_whole_data_can_settle_on_zero_loss_the_default_does_not():
+    x, loss, failing = far_failures()
+    # The defect: one start from the whole data ends in the blob, where nothing fails, and
+    # the discount of a zero-loss spotlight changes nothing, so the next one repeats it.
+    stuck = find_spotlights(x, loss, n=2, size=0.02, restarts=1)
+    for sp in stuck:
+        assert sp.weighted_loss == pytest.approx(0.0, abs=1e-6)
+        assert precision(sp, failing) == 0.0
+    np.testing.assert_array_equal(stuck[0].weights, stuck[1].weights)
+    # The fast preset's second start, at a high-loss neighbourhood, finds the failing group.
+    found = find_spotlight(x, loss, size=0.02)
+    assert precision(found, failing) >= 0.9
+    assert found.weighted_loss > 0.5 * loss[failing].mean()
+    assert found.objective > stuck[0].objective
+
+
+def test_restarts_default_to_the_presets():
+    assert get_preset("fast").restarts == 2
+    assert get_preset("paper").restarts == 1
+    x, loss, failing = far_failures(n=1000)
+    paper = partial(find_spotlight, x, loss, size=0.02, preset="paper", max_steps=200, dtype=torch.float64)
+    default = paper()
+    np.testing.assert_array_equal(default.weights, paper(restarts=1).weights)
+    # Not vacuous: a second start changes the paper preset's answer on these data.
+    assert precision(default, failing) == 0.0
+    assert precision(paper(restarts=2), failing) >= 0.9
+    with pytest.raises(ValueError, match="restarts must be a positive integer; got 0"):
+        find_spotlight(x, loss, size=0.02, preset=get_preset("fast", restarts=0))
+    with pytest.raises(ValueError, match="restarts must be a positive integer; got 1.5"):
+        find_spotlight(x, loss, size=0.02, restarts=1.5)
 
 
 def test_warm_start_from_another_size_is_shorter(planted):

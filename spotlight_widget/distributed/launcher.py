@@ -226,6 +226,7 @@ def _summary_frames(found, sizes_arg):
 def run_find(args: argparse.Namespace, group, backend: str, device: str) -> int:
     import torch
 
+    from ..engine.presets import get_preset
     from ..engine.search import find_spotlights
     from .comm import Comm, agree
 
@@ -315,7 +316,7 @@ def run_find(args: argparse.Namespace, group, backend: str, device: str) -> int:
         "size_counts": [spots[0].size for spots in found],
         "n": args.n,
         "preset": args.preset,
-        "restarts": args.restarts,
+        "restarts": get_preset(args.preset).restarts if args.restarts is None else args.restarts,
         "seed": args.seed,
         "max_steps": args.max_steps,
         "dtype": args.dtype,

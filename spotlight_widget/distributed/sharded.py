@@ -39,6 +39,7 @@ from ..engine.search import (
     _as_cancel,
     _as_inits,
     _check_options,
+    _check_restarts,
     _cpu_threads,
     history_of,
     losses_to_search,
@@ -272,15 +273,14 @@ def _device(device: Any, comm: Comm, *tensors: Any) -> torch.device:
     return dev
 
 
-def _fingerprint(n, size_list, cfg, restarts, barrier, dtype, seed, inits, after, has_counts) -> str:
-    """What must be the same on every process, as text."""
+def _fingerprint(n, size_list, cfg, barrier, dtype, seed, inits, after, has_counts) -> str:
+    """What must be the same on every process, as text (the preset holds the restarts)."""
     starts = [None if sp is None else (np.asarray(sp.center).round(12).tolist()[:4], sp.precision) for sp in inits]
     return repr(
         {
             "n": int(n),
             "size": [float(s) if not isinstance(s, (int, np.integer)) else int(s) for s in size_list],
             "preset": cfg,
-            "restarts": int(restarts),
             "barrier": float(barrier),
             "dtype": str(dtype),
             "seed": int(seed),
@@ -304,7 +304,7 @@ def find_spotlights_sharded(
     process_group: Any,
     counts: Any = None,
     preset: Any = "fast",
-    restarts: int = 1,
+    restarts: int | None = None,
     barrier: float = 1.0,
     init: Spotlight | Sequence[Spotlight] | None = None,
     after: Sequence[Spotlight] = (),
@@ -328,7 +328,8 @@ def find_spotlights_sharded(
     n_local, d_local = 0, None
     try:
         _check_options(n, restarts, barrier, dtype, threads)
-        cfg = get_preset(preset, max_steps=max_steps)
+        cfg = get_preset(preset, max_steps=max_steps, restarts=None if restarts is None else int(restarts))
+        _check_restarts(cfg.restarts)
         if init is not None and not cfg.hold_mass:
             raise ValueError("init (a warm start) needs preset='fast'; the paper preset always starts from mu = 0")
         size_list, single = as_sizes(size)
@@ -345,7 +346,7 @@ def find_spotlights_sharded(
             if not isinstance(sp, Spotlight) or sp.weights.shape != (n_local,):
                 raise ValueError(f"after must hold spotlights of this process's {n_local} examples")
         cancel_fn = _as_cancel(cancel)
-        fingerprint = _fingerprint(n, size_list, cfg, restarts, barrier, dtype, seed, inits, after, counts is not None)
+        fingerprint = _fingerprint(n, size_list, cfg, barrier, dtype, seed, inits, after, counts is not None)
     except (ValueError, TypeError, RuntimeError) as exc:
         error = exc
     shapes = agree(comm, error, fingerprint, info=(n_local, d_local))
@@ -386,7 +387,7 @@ def find_spotlights_sharded(
             n=n,
             after=[torch.as_tensor(sp.weights, dtype=dtype, device=dev) for sp in after],
             barrier=barrier,
-            restarts=restarts,
+            restarts=cfg.restarts,
             inits=inits,
             generator=generator,
             reducer=comm.sum,

@@ -77,7 +77,7 @@ def find_spotlights(
     *,
     counts: Any = None,
     preset: str | Preset = "fast",
-    restarts: int = 1,
+    restarts: int | None = None,
     barrier: float = 1.0,
     init: Spotlight | Sequence[Spotlight] | None = None,
     after: Sequence[Spotlight] = (),
@@ -108,14 +108,19 @@ def find_spotlights(
     preset : {"fast", "paper"} or Preset
         "fast" (default): normalised coordinates and losses (invariant to their units),
         convergence-based stopping, recovery from empty spotlights, a first pass on a
-        sample of large data. "paper": the authors' settings exactly (mu = 0,
-        tau = 1e-4, Adam lr 1e-2, plateau halving, 5000 steps, raw units).
-    restarts : int
+        sample of large data, two starting points. "paper": the authors' settings exactly
+        (mu = 0, tau = 1e-4, Adam lr 1e-2, plateau halving, 5000 steps, raw units, one
+        start).
+    restarts : int, optional
         Starting points per size; the one with the best final objective is kept. The
         first starts from the whole data set (as in the paper), the others from the
-        neighbourhoods of high-loss examples. All run as one batch. On the discovery
-        suite (``benchmarks/discovery``) 8 restarts raised the discovery rate from 0.66
-        to 0.71 and mean F1 by 0.01, for 1.7 times the time.
+        neighbourhoods of high-loss examples, drawn with probability proportional to the
+        loss. All run as one batch. Default: the preset's (fast: 2, paper: 1). On the
+        SpotCheck rebuild (``benchmarks/spotcheck``) one start from the whole data
+        converged onto a zero-loss region in 4 of 11 configurations; two starts in none,
+        for 1.2 times the time. On the discovery suite (``benchmarks/discovery``) 8
+        restarts raised the discovery rate from 0.66 to 0.71 and mean F1 by 0.01 over
+        one, for 1.7 times the time.
     barrier : float
         C in paper Eq. 4. In the fast preset losses are first divided by their largest
         value minus their mean, so C is in those units.
@@ -188,7 +193,8 @@ def find_spotlights(
     _check_options(n, restarts, barrier, dtype, threads)
     dev = resolve_device(device, embeddings, losses)
     with _cpu_threads(threads if dev.type == "cpu" else None):
-        cfg = get_preset(preset, max_steps=max_steps)
+        cfg = get_preset(preset, max_steps=max_steps, restarts=None if restarts is None else int(restarts))
+        _check_restarts(cfg.restarts)
         if init is not None and not cfg.hold_mass:
             raise ValueError("init (a warm start) needs preset='fast'; the paper preset always starts from mu = 0")
         x, owned = as_matrix(embeddings, "embeddings", dtype=dtype, device=dev, return_owned=True)
@@ -222,7 +228,7 @@ def find_spotlights(
             n=n,
             after=[torch.as_tensor(sp.weights, dtype=dtype, device=dev) for sp in after],
             barrier=barrier,
-            restarts=restarts,
+            restarts=cfg.restarts,
             inits=inits,
             generator=generator,
             progress=progress,
@@ -416,14 +422,20 @@ class BatchResult:
 def _check_options(n, restarts, barrier, dtype, threads) -> None:
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise ValueError(f"n must be a positive integer; got {n!r}")
-    if isinstance(restarts, bool) or not isinstance(restarts, (int, np.integer)) or restarts < 1:
-        raise ValueError(f"restarts must be a positive integer; got {restarts!r}")
+    if restarts is not None:
+        _check_restarts(restarts)
     if not (isinstance(barrier, (int, float)) and math.isfinite(barrier) and barrier > 0):
         raise ValueError(f"barrier must be a positive number; got {barrier!r}")
     if dtype not in (torch.float32, torch.float64):
         raise ValueError(f"dtype must be torch.float32 or torch.float64; got {dtype}")
     if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
         raise ValueError(f"threads must be a positive integer or None; got {threads!r}")
+
+
+def _check_restarts(restarts) -> None:
+    """An explicit ``restarts``, or a custom preset's."""
+    if isinstance(restarts, bool) or not isinstance(restarts, (int, np.integer)) or restarts < 1:
+        raise ValueError(f"restarts must be a positive integer; got {restarts!r}")
 
 
 @contextmanager
