@@ -1,46 +1,123 @@
-"""The slice finders the explorer offers, and how the selector names them."""
+"""The slice finders the explorer offers, what each needs, and how the selector names them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+
+PUBLISHED = ("name", "label", "noun", "title")
+"""The ``MethodInfo`` fields the front end receives (``MethodInfo`` in js/types.js)."""
+
+INPUTS = {
+    "influence": "influence= (influence embeddings; see influence_embeddings)",
+    "labels": "labels= (true class ids, integers in [0, C))",
+    "probs": "probs= (the model's predicted class probabilities)",
+}
+"""Explorer inputs a method may need beyond the embeddings and losses, as error messages name them."""
 
 
 @dataclass(frozen=True)
 class MethodInfo:
-    """A slice finder as the explorer offers it."""
+    """A slice finder as the explorer offers it.
+
+    Attributes
+    ----------
+    name, label, noun, title : str
+        Its ``find_slices`` name, its name in the selector, what it calls one result, and
+        a one-line explanation.
+    needs : tuple of str
+        Keys of ``INPUTS`` it cannot run without; it is offered by default when all are given.
+    sized : bool
+        Whether the requested size S changes its result (False: one fit serves every size).
+    cancellable : bool
+        Whether its finder accepts ``cancel=`` and stops when it is set.
+    """
 
     name: str
     label: str
     noun: str
     title: str
+    needs: tuple[str, ...] = ()
+    sized: bool = True
+    cancellable: bool = False
 
 
 METHODS = {
     "spotlight": MethodInfo(
-        "spotlight", "Spotlight", "spotlight", "A contiguous high-loss region of embedding space (d'Eon et al.)"
+        "spotlight",
+        "Spotlight",
+        "spotlight",
+        "A contiguous high-loss region of embedding space (d'Eon et al.)",
+        cancellable=True,
     ),
     "highest-loss": MethodInfo("highest-loss", "Highest loss", "slice", "The S examples with the highest loss"),
-    "kmeans": MethodInfo("kmeans", "K-means clusters", "cluster", "K-means clusters of the embeddings, worst first"),
-    "gmm": MethodInfo("gmm", "Gaussian mixture", "cluster", "Gaussian-mixture clusters of the embeddings, worst first"),
+    "kmeans": MethodInfo(
+        "kmeans", "K-means clusters", "cluster", "K-means clusters of the embeddings, worst first", cancellable=True
+    ),
+    "gmm": MethodInfo(
+        "gmm",
+        "Gaussian mixture",
+        "cluster",
+        "Gaussian-mixture clusters of the embeddings, worst first",
+        cancellable=True,
+    ),
     "infembed": MethodInfo(
-        "infembed", "InfEmbed", "slice", "K-means on influence embeddings (Wang et al.), highest mean loss first"
+        "infembed",
+        "InfEmbed",
+        "slice",
+        "K-means on influence embeddings (Wang et al.), highest mean loss first",
+        needs=("influence",),
+    ),
+    "planespot": MethodInfo(
+        "planespot",
+        "PlaneSpot",
+        "cluster",
+        "Mixture clusters of a 2-D map (scvis) plus the model's confidence (Plumb et al.), worst first",
+        needs=("labels", "probs"),
+        sized=False,
+        cancellable=True,
+    ),
+    "domino-style": MethodInfo(
+        "domino-style",
+        "Domino-style mixture",
+        "cluster",
+        "Our reimplementation of Domino's error-aware mixture over embeddings, labels and predictions "
+        "(Eyuboglu et al.), highest error rate first",
+        needs=("labels", "probs"),
+        sized=False,
+        cancellable=True,
     ),
 }
 
 
-def check_methods(methods: Sequence[str] | None, *, has_influence: bool, has_counts: bool = False) -> tuple[str, ...]:
-    """The methods to offer, the first shown first; by default InfEmbed joins when it can run.
+def check_methods(
+    methods: Sequence[str] | None, *, inputs: Collection[str] = (), has_counts: bool = False
+) -> tuple[str, ...]:
+    """The methods to offer, the first shown first.
 
-    Only the Spotlight honours ``counts`` (example multiplicities) so far: with counts the
-    companion methods would size and rank their slices as if every count were 1, so they
-    are left out by default and refused when asked for.
+    Parameters
+    ----------
+    methods : sequence of str or None
+        The methods asked for; None: every method whose ``needs`` are among ``inputs``,
+        in catalogue order (so InfEmbed joins with influence embeddings, PlaneSpot and the
+        Domino-style mixture with labels and probabilities).
+    inputs : collection of str
+        The keys of ``INPUTS`` the explorer was given.
+    has_counts : bool
+        Whether example multiplicities were given. Only the Spotlight honours them so
+        far: the companion methods would size and rank their slices as if every count
+        were 1, so they are left out by default and refused when asked for.
+
+    Raises
+    ------
+    ValueError
+        For unknown methods, and methods whose inputs are missing (naming them).
     """
+    given = set(inputs)
     if methods is None:
         if has_counts:
             return ("spotlight",)
-        default = ["spotlight", "highest-loss", "kmeans", "gmm"]
-        return tuple(default + (["infembed"] if has_influence else []))
+        return tuple(m for m, info in METHODS.items() if set(info.needs) <= given)
     if isinstance(methods, str):
         methods = [methods]
     chosen = list(dict.fromkeys(methods))
@@ -49,8 +126,10 @@ def check_methods(methods: Sequence[str] | None, *, has_influence: bool, has_cou
     unknown = [m for m in chosen if m not in METHODS]
     if unknown:
         raise ValueError(f"unknown method(s) {unknown}; choose from {', '.join(METHODS)}")
-    if "infembed" in chosen and not has_influence:
-        raise ValueError("the infembed method needs influence embeddings: pass influence= (see influence_embeddings)")
+    for m in chosen:
+        missing = [need for need in METHODS[m].needs if need not in given]
+        if missing:
+            raise ValueError(f"the {m} method needs {' and '.join(INPUTS[need] for need in missing)}")
     ignoring = [m for m in chosen if m != "spotlight"]
     if has_counts and ignoring:
         raise ValueError(

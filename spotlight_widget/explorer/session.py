@@ -23,9 +23,10 @@ from .._inputs import as_matrix, as_vector, resolve_size
 from ..describe import breakdown, caption, groups_of
 from ..describe.groups import metadata_frame
 from ..engine import SearchCancelled, SearchProgress, Spotlight, find_spotlights
-from ..slices import SliceLike, find_slices
+from ..slices import SliceLike, check_predictions, find_slices
+from ..slices.predictions import n_classes
 from .arrange import Arrangement, arrange
-from .methods import METHODS, check_methods
+from .methods import METHODS, PUBLISHED, check_methods
 from .overlays import Overlays
 from .probing import image_shape, probe_region
 from .report import view_figure
@@ -49,6 +50,8 @@ MIN_FRACTION, MAX_FRACTION = 0.001, 0.1
 # Companion methods return their results in ranked batches: asking for a few at once
 # saves refitting a clustering for every "next".
 _BATCH = 5
+# What the session itself passes to every companion finder: method_options may not set these.
+_RESERVED = frozenset({"n", "size", "seed", "progress", "labels", "probs", "cancel"})
 
 log = logging.getLogger(__name__)
 
@@ -76,6 +79,7 @@ class ExplorerSession:
         metadata: pd.DataFrame | None = None,
         labels: Any = None,
         predictions: Any = None,
+        probs: Any = None,
         class_names: Sequence[str] | dict | None = None,
         counts: Any = None,
         preset: str = "fast",
@@ -83,6 +87,7 @@ class ExplorerSession:
         seed: int = 0,
         thumbnail_size: int = 96,
         methods: Sequence[str] | None = None,
+        method_options: dict[str, dict[str, Any]] | None = None,
         influence: Any = None,
         train_influence: Any = None,
         train_items: Any = None,
@@ -112,6 +117,7 @@ class ExplorerSession:
         self.metadata = None if metadata is None else metadata_frame(metadata, n, against=f"the embeddings have {n}")
         self.labels = _check_column(labels, "labels", n)
         self.predictions = _check_column(predictions, "predictions", n)
+        self.class_ids, self.probs = _check_probs(probs, self.labels, n)
         self.class_names = class_names
         self.preset = preset
         self.device = device
@@ -121,9 +127,11 @@ class ExplorerSession:
         )
         if self.influence is not None and self.influence.shape[0] != n:
             raise ValueError(f"influence has {self.influence.shape[0]} rows but the embeddings have {n}")
+        given = {"influence": self.influence, "labels": self.labels, "probs": self.probs}
         self.methods = check_methods(
-            methods, has_influence=self.influence is not None, has_counts=self.counts is not None
+            methods, inputs=[k for k, v in given.items() if v is not None], has_counts=self.counts is not None
         )
+        self.method_options = _check_method_options(method_options, self.methods)
         self.train_influence, self.train_items = _check_training(
             train_influence, train_items, self.influence, thumbnail_size
         )
@@ -134,6 +142,8 @@ class ExplorerSession:
         self._history: dict[str, list[HistoryEntry]] = {m: [] for m in self.methods}
         self._current: dict[str, int] = dict.fromkeys(self.methods, -1)
         self._captions: dict[tuple[str, int, int], str] = {}
+        # Fits of methods that ignore S, by (method, n): a new size must not retrain scvis.
+        self._fits: dict[tuple[str, int], list[SliceLike]] = {}
         self._opponents: dict[tuple[str, int, int], pd.DataFrame] = {}
         self._groups: dict[str, np.ndarray] = {}
         self.arrangement = Arrangement()
@@ -171,7 +181,7 @@ class ExplorerSession:
 
     def method_rows(self) -> list[dict]:
         """The method selector's entries."""
-        return [dict(vars(METHODS[m])) for m in self.methods]
+        return [{key: getattr(METHODS[m], key) for key in PUBLISHED} for m in self.methods]
 
     # -- sizes and searches -------------------------------------------------------------
 
@@ -224,8 +234,8 @@ class ExplorerSession:
                     cancel=cancel,
                 )
             else:
-                new = self._companion(method, size, rank)[len(found) :]
-                # A companion fit cannot be interrupted: drop its result if the user moved on.
+                new = self._companion(method, size, rank, progress=progress, cancel=cancel)[len(found) :]
+                # Some companion fits cannot be interrupted: drop their result if the user moved on.
                 if cancel is not None and cancel.is_set():
                     raise SearchCancelled(f"the {method} search was cancelled")
         with self.lock:
@@ -242,11 +252,49 @@ class ExplorerSession:
             self._current[method] = history.index(entry)
             return entry
 
-    def _companion(self, method: str, size: int, rank: int) -> list[SliceLike]:
-        """The first ``rank + 1`` (at least a batch of) results of a companion method."""
-        embeddings = self.influence if method == "infembed" else self.embeddings
+    def _companion(
+        self,
+        method: str,
+        size: int,
+        rank: int,
+        *,
+        progress: Callable[[SearchProgress], Any] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> list[SliceLike]:
+        """The first ``rank + 1`` (at least a batch of) results of a companion method.
+
+        ``labels`` and ``probs`` go to every method (``find_slices`` hands them only to
+        those that take them), ``cancel`` to those that can stop part-way.
+        """
+        info = METHODS[method]
         wanted = max(rank + 1, _BATCH)
-        return list(find_slices(method, embeddings, self.losses, n=wanted, size=size, seed=self.seed))
+        key = (method, wanted)
+        with self.lock:
+            cached = None if info.sized else self._fits.get(key)
+        if cached is not None:
+            return cached
+        embeddings = self.influence if method == "infembed" else self.embeddings
+        options = dict(self.method_options.get(method, {}))
+        if info.cancellable:
+            options["cancel"] = cancel
+        found = list(
+            find_slices(
+                method,
+                embeddings,
+                self.losses,
+                n=wanted,
+                size=size,
+                seed=self.seed,
+                progress=progress,
+                labels=self.class_ids,
+                probs=self.probs,
+                **options,
+            )
+        )
+        if not info.sized:
+            with self.lock:
+                self._fits[key] = found
+        return found
 
     def preload(self, spotlights: Sequence[SliceLike]) -> None:
         """Show spotlights found elsewhere (the API, the command line, a distributed run).
@@ -596,6 +644,49 @@ def _check_training(
             "both must come from the same influence_embeddings() call"
         )
     return train, ItemSource(train_items, train.shape[0], side=side)
+
+
+def _check_probs(probs: Any, labels: np.ndarray | None, n: int) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Class ids and probabilities for the finders that use them (None, None without probs)."""
+    if probs is None:
+        return None, None
+    _, p = check_predictions(None, probs, length=n)
+    if labels is None:
+        return None, p
+    top = n_classes(p) - 1
+    need = f"with probs=, labels must be integer class ids in [0, {top}] (class_names names them for display)"
+    if labels.dtype.kind not in "biuf":
+        raise ValueError(f"{need}; got {labels.dtype} values such as {str(labels[0])!r}")
+    try:
+        y, _ = check_predictions(labels, p, length=n)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{need}: {exc}") from exc
+    return y, p
+
+
+def _check_method_options(options: Any, methods: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Per-method keyword options for ``find_slices``, checked against the methods offered."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise TypeError(
+            f"method_options must be a dict of method name -> dict of options; got {type(options).__name__}"
+        )
+    checked = {}
+    for method, opts in options.items():
+        if method == "spotlight":
+            raise ValueError("method_options cannot set the Spotlight's search: use preset=, device= and seed=")
+        if method not in methods:
+            raise ValueError(
+                f"method_options names {method!r}, which this explorer does not offer ({', '.join(methods)})"
+            )
+        if not isinstance(opts, dict) or not all(isinstance(k, str) for k in opts):
+            raise TypeError(f"method_options[{method!r}] must be a dict of keyword options; got {opts!r}")
+        reserved = sorted(_RESERVED & set(opts))
+        if reserved:
+            raise ValueError(f"method_options[{method!r}] cannot set {reserved}: the explorer sets them")
+        checked[method] = dict(opts)
+    return checked
 
 
 def _check_column(values: Any, name: str, n: int) -> np.ndarray | None:

@@ -42,14 +42,27 @@ class SpotlightExplorer(anywidget.AnyWidget):
         never saw: shown in the detail view and broken down per spotlight.
     labels, predictions : array-like, optional
         (N,) true and predicted classes, shown on each example and usable in breakdowns.
+        Any values, unless ``probs`` is given: then ``labels`` must be integer class ids
+        in [0, C) (0/1 for a binary model), the columns of ``probs``.
+    probs : array-like, optional
+        (N, C) predicted class probabilities in [0, 1], or (N,) P(class 1) of a binary
+        model. With integer ``labels`` they add "planespot" (PlaneSpot) and
+        "domino-style" (a Domino-style error-aware mixture) to the methods offered.
     class_names : sequence or dict, optional
-        Names for integer labels and predictions.
+        Names for integer labels and predictions, shown instead of the ids.
     size : float or int
         Starting spotlight size: a fraction of the data (0.001 to 0.1) or a number of examples.
     methods : sequence of str, optional
         Slice finders offered in the method selector, the first one shown first. Default:
-        "spotlight", "highest-loss", "kmeans", "gmm", and "infembed" when ``influence``
-        is given. Each keeps its own history and selection.
+        "spotlight", "highest-loss", "kmeans", "gmm", "infembed" when ``influence`` is
+        given, and "planespot" and "domino-style" when ``probs`` and ``labels`` are.
+        Each keeps its own history and selection.
+    method_options : dict, optional
+        Keyword options per companion method, passed to ``find_slices``: e.g.
+        ``{"planespot": {"projection_options": {"iterations": 1000}}}`` trains scvis for
+        fewer steps than its default (3,000 or more; a minute or more on a CPU), and
+        ``{"planespot": {"projection": "pca"}}`` skips it. The explorer sets ``n``,
+        ``size``, ``seed``, ``progress``, ``labels``, ``probs`` and ``cancel`` itself.
     influence : array-like, optional
         (N, D) influence embeddings of the same examples (``influence_embeddings``), for
         the "infembed" method.
@@ -142,6 +155,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
         metadata: pd.DataFrame | None = None,
         labels: Any = None,
         predictions: Any = None,
+        probs: Any = None,
         class_names: Sequence[str] | dict | None = None,
         size: float | int = 0.02,
         counts: Any = None,
@@ -151,6 +165,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
         page_size: int = 48,
         thumbnail_size: int = 96,
         methods: Sequence[str] | None = None,
+        method_options: dict[str, dict[str, Any]] | None = None,
         influence: Any = None,
         train_influence: Any = None,
         train_items: Any = None,
@@ -167,6 +182,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
             metadata=metadata,
             labels=labels,
             predictions=predictions,
+            probs=probs,
             class_names=class_names,
             counts=counts,
             preset=preset,
@@ -174,6 +190,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
             seed=seed,
             thumbnail_size=thumbnail_size,
             methods=methods,
+            method_options=method_options,
             influence=influence,
             train_influence=train_influence,
             train_items=train_items,
@@ -372,14 +389,20 @@ class SpotlightExplorer(anywidget.AnyWidget):
 
     def _search(self, size: int, *, next_rank: bool = False) -> None:
         method = self._session.method
-        doing = "searching" if method == "spotlight" else f"fitting {METHODS[method].label}:"
-        self.status = {"state": "running", "progress": 0.0, "message": f"{doing} S = {size}"}
+        info = METHODS[method]
+        if method == "spotlight":
+            doing = f"searching S = {size}"
+        else:
+            doing = f"fitting {info.label}" + (f": S = {size}" if info.sized else "")
+        self.status = {"state": "running", "progress": 0.0, "message": doing}
 
         def progress(p: SearchProgress) -> None:
+            # Companion fits go through named stages (PlaneSpot's "scvis" is the long one).
+            step = f"step {p.step}" if method == "spotlight" else f"{p.stage} {p.step}/{p.total}"
             self.status = {
                 "state": "running",
                 "progress": min(1.0, p.step / max(p.total, 1)),
-                "message": f"searching S = {size}: step {p.step}",
+                "message": f"{doing}: {step}",
             }
 
         def work(cancel: threading.Event):
