@@ -226,7 +226,8 @@ def test_planespot_confidence_sources_agree_on_cross_entropy_losses(problem):
 
 def test_planespot_accepts_a_precomputed_map_and_the_ablations(problem):
     z = problem.embeddings[:, :2] * 0 + np.c_[problem.blob, problem.blob % 3]
-    found = planespot_slices(problem.embeddings, problem.losses, n=2, projection=z, max_components=12)
+    # The map has one point per blob: no more components than blobs.
+    found = planespot_slices(problem.embeddings, problem.losses, n=2, projection=z, min_components=2, max_components=6)
     assert found[0].info["projection"] == "given"
     assert sorted(found[0].indices.tolist()) == problem.bad.tolist()
     small = Problem(n_per=30)
@@ -247,7 +248,12 @@ def test_planespot_same_seed_same_slices(problem):
 def test_planespot_progress_and_cancel(problem):
     seen = []
     planespot_slices(
-        problem.embeddings, problem.losses, n=30, progress=seen.append, projection_options={"iterations": 20}
+        problem.embeddings,
+        problem.losses,
+        n=3,
+        min_components=30,
+        progress=seen.append,
+        projection_options={"iterations": 20},
     )
     stages = [p.stage for p in seen]
     assert stages[0] == "project" and stages[-1] == "rank"
@@ -266,6 +272,7 @@ def test_planespot_progress_and_cancel(problem):
         ({"n": 33}, ValueError, r"n=33 exceeds the largest mixture tried"),
         ({"n": 0}, ValueError, "n must be"),
         ({"max_components": 0}, ValueError, "max_components must be"),
+        ({"min_components": 0}, ValueError, "min_components must be"),
         ({"weight": -0.1}, ValueError, "weight must be a non-negative number"),
         ({"projection": "umap"}, ValueError, "projection must be one of"),
         ({"projection": np.zeros((5, 2))}, ValueError, r"projection array must have shape \(800, 2\)"),

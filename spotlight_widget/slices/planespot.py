@@ -92,6 +92,7 @@ def planespot_slices(
     projection: Any = "scvis",
     projection_options: dict[str, Any] | None = None,
     weight: float = 0.025,
+    min_components: int = 10,
     max_components: int = 32,
     threads: int | None = 1,
     cancel: Any = None,
@@ -106,8 +107,8 @@ def planespot_slices(
         Per-example losses; stored in the slices, and the source of the confidence when
         ``probs`` is not given.
     n : int
-        Slices returned, and the smallest number of mixture components tried (the
-        reference's ``n_slices``, 10).
+        Slices returned (the reference's ``n_slices``, 10). It does not change the fit, so
+        asking for more slices later extends the same ranking.
     size : float or int, optional
         Ignored: the mixture chooses the sizes (accepted for ``find_slices``).
     seed : int
@@ -133,8 +134,9 @@ def planespot_slices(
         Passed to :func:`spotlight_widget.projection.scvis` (e.g. ``iterations``).
     weight : float
         ``w``, the scale of the confidence column next to the [0, 1]-scaled map.
-    max_components : int
-        Largest K tried (32 in the reference).
+    min_components, max_components : int
+        The range of K tried (10 to 32 in the reference, whose smallest K is its
+        ``n_slices``); both are capped at N, and the smallest at the largest.
     threads : int or None
         CPU threads for scvis and scikit-learn (None: their defaults).
     cancel : threading.Event or callable, optional
@@ -153,6 +155,7 @@ def planespot_slices(
 
     x, loss = _data(embeddings, losses)
     n = _count(n, "n", low=1)
+    min_components = _count(min_components, "min_components", low=1)
     max_components = _count(max_components, "max_components", low=1)
     if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight < np.inf:
         raise ValueError(f"weight must be a non-negative number; got {weight!r}")
@@ -161,7 +164,7 @@ def planespot_slices(
         raise ValueError(f"n={n} exceeds the largest mixture tried (min(max_components, N) = {high})")
     labels, probs = check_predictions(labels, probs, length=x.shape[0])
     p = confidence(loss, labels=labels, probs=probs, source=confidence_from, method="planespot")
-    ks = range(n, high + 1)
+    ks = range(min(min_components, high), high + 1)
     relay = _Relay(progress, len(ks) + 1)
     _report(progress, cancel, 0, len(ks) + 1, "project")
     z, name = _project(
