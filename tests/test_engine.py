@@ -387,3 +387,13 @@ def test_losses_below_zero_are_searched_undamped():
     a = find_spotlight(d.embeddings, shifted, size=0.05)
     b = find_spotlight(d.embeddings, shifted, size=0.05, preset=get_preset("fast", damp_losses=False))
     np.testing.assert_array_equal(a.weights, b.weights)
+
+
+def test_more_restarts_than_rows_with_a_positive_loss():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 4))
+    losses = np.zeros(300)
+    losses[:3] = 5.0  # three anchors to draw from, seven asked for
+    found = find_spotlights(x, losses, n=1, size=10, restarts=8)[0]
+    assert found.weighted_loss > 0
+    assert set(np.asarray(found.top_indices).tolist()) & {0, 1, 2}

@@ -494,9 +494,12 @@ def _starts(space, losses, size, restarts, inits, cfg, generator):
             log_tau[j * restarts] = tj
             local[j * restarts] = True
         if restarts > 1:
+            # Fewer rows with a positive loss than restarts asked for: the spare columns
+            # keep the whole-data start.
             anchors = space.anchor_points(losses[:, j * restarts], restarts - 1, generator)
-            center[j * restarts + 1 : (j + 1) * restarts] = anchors
-            local[j * restarts + 1 : (j + 1) * restarts] = True
+            first = j * restarts + 1
+            center[first : first + anchors.shape[0]] = anchors
+            local[first : first + anchors.shape[0]] = True
     if bool(local.any()):
         cols = torch.nonzero(local).flatten()
         dist = space.distances_to(center[cols])
