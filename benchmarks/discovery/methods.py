@@ -8,8 +8,6 @@ of S examples.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -18,36 +16,25 @@ from sklearn.neighbors import NearestNeighbors
 from spotlight_widget.engine import find_spotlights
 from spotlight_widget.slices import Slice, find_slices
 
+from ..slice_methods import Method, MethodFn, hard_slice
 from .cases import Case
 from .prepared import discovery_inputs
 
-MethodFn = Callable[..., list[Any]]
 
 
-@dataclass(frozen=True)
-class Method:
-    """A named slice finder and the family it is compared within."""
-
-    name: str
-    family: str  # "reference", "baseline", "clustering", "infembed" or "spotlight"
-    run: MethodFn
 
 
-def _hard(method: str, rows: np.ndarray, case: Case, rank: int) -> Slice:
-    w = np.zeros(case.n_rows)
-    w[rows] = 1.0
-    return Slice(method, w, case.losses, rank=rank)
 
 
 def oracle(case: Case, *, n: int, seed: int) -> list[Slice]:
     """The planted groups themselves."""
-    return [_hard("oracle", g, case, r) for r, g in enumerate(case.groups)]
+    return [hard_slice("oracle", g, case, r) for r, g in enumerate(case.groups)]
 
 
 def random_slices(case: Case, *, n: int, seed: int) -> list[Slice]:
     """``n`` random sets of S examples."""
     rng = np.random.default_rng(seed)
-    return [_hard("random", rng.choice(case.n_rows, case.size, replace=False), case, r) for r in range(n)]
+    return [hard_slice("random", rng.choice(case.n_rows, case.size, replace=False), case, r) for r in range(n)]
 
 
 def neighbourhoods(case: Case, *, n: int, seed: int) -> list[Slice]:
@@ -61,7 +48,7 @@ def neighbourhoods(case: Case, *, n: int, seed: int) -> list[Slice]:
     out = []
     for r in range(n):
         best = int(loss[nbrs].mean(1).argmax())
-        out.append(_hard("neighbourhood", nbrs[best], case, r))
+        out.append(hard_slice("neighbourhood", nbrs[best], case, r))
         loss[nbrs[best]] = 0.0
     return out
 

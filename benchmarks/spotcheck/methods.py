@@ -15,8 +15,6 @@ reference methods bound the scores: "oracle" returns the blindspots themselves a
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -26,22 +24,15 @@ from spotlight_widget.infembed import head_influence_embeddings
 from spotlight_widget.projection import scvis
 from spotlight_widget.slices import Slice, find_slices
 
+from ..slice_methods import Method, MethodFn, hard_slice
 from .audit import Audit, default_cache
 
 SLICE_FRACTION = 0.02
 # spotcheck.md §6.10: domino's Spotlight settings (the comparison papers' baseline).
 DOMINO_SPOTLIGHT = {"steps": 1000, "lr": 1e-3, "n": 5}
 
-MethodFn = Callable[..., list[Any]]
 
 
-@dataclass(frozen=True)
-class Method:
-    """A named discovery method and the family it is compared within."""
-
-    name: str
-    family: str  # "reference", "baseline", "clustering", "infembed" or "spotlight"
-    run: MethodFn
 
 
 def slice_size(audit: Audit) -> int:
@@ -49,22 +40,18 @@ def slice_size(audit: Audit) -> int:
     return max(2, round(SLICE_FRACTION * audit.n_rows))
 
 
-def _hard(method: str, rows: np.ndarray, audit: Audit, rank: int) -> Slice:
-    w = np.zeros(audit.n_rows)
-    w[rows] = 1.0
-    return Slice(method, w, audit.losses, rank=rank)
 
 
 def oracle(audit: Audit, *, n: int, seed: int) -> list[Slice]:
     """The blindspots themselves (those with at least one row in the view)."""
-    return [_hard("oracle", rows, audit, r) for r, rows in enumerate(b for b in audit.blindspots if b.size)]
+    return [hard_slice("oracle", rows, audit, r) for r, rows in enumerate(b for b in audit.blindspots if b.size)]
 
 
 def random_slices(audit: Audit, *, n: int, seed: int) -> list[Slice]:
     """``n`` random sets of S rows."""
     rng = np.random.default_rng(seed)
     s = slice_size(audit)
-    return [_hard("random", rng.choice(audit.n_rows, s, replace=False), audit, r) for r in range(n)]
+    return [hard_slice("random", rng.choice(audit.n_rows, s, replace=False), audit, r) for r in range(n)]
 
 
 def _finder(name: str, **options: Any) -> MethodFn:
