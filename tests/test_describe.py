@@ -89,6 +89,113 @@ def test_breakdown_keeps_the_front_end_columns_and_tolerates_an_empty_spotlight(
         breakdown(np.array([np.nan, 1.0]), np.ones(2), ["a", "b"])
 
 
+# -- odd metadata: every dtype a column may hold -----------------------------------------
+
+ODD_N, ODD_INSIDE = 400, 40
+
+
+class Unprintable:
+    def __str__(self):
+        raise RuntimeError("no text for this object")
+
+
+def group_name(value):
+    """What groups_of promises for values it does not bin: their text, "(missing)" for None."""
+    return "(missing)" if value is None else str(value)
+
+
+def plant(value, pool):
+    """The spotlight (rows 0..ODD_INSIDE-1) and every 10th row after hold ``value``; the rest cycle through ``pool``."""
+    rows = np.arange(ODD_N)
+    planted = (rows < ODD_INSIDE) | (rows % 10 == 0)
+    values = [value if p else pool[i % len(pool)] for i, p in enumerate(planted)]
+    weights = (rows < ODD_INSIDE).astype(float)
+    losses = np.random.default_rng(1).random(ODD_N) + weights
+    return values, planted, weights, losses
+
+
+ODD_COLUMNS = {
+    # More distinct values than categories get: numbers would be binned, but complex ones have no order.
+    "complex": (2 + 1j, [complex(k, -k) for k in range(15)], np.asarray),
+    "mixed objects": ("b", [1, "a", 2.5, (1, 2), None], lambda v: pd.Series(v, dtype=object)),
+    "bool": (True, [False], np.asarray),
+    "nullable bool": (True, [False, None], lambda v: pd.array(v, dtype="boolean")),
+    "categorical with unused categories": ("b", ["a", "c"], lambda v: pd.Categorical(v, ["a", "b", "c", "never"])),
+    "tuples": ((1, "x"), [(0, "x"), (2, "y")], list),
+    "dicts": ({"k": 1}, [{"k": 0}, {"k": 2}], list),
+    "lists": ([1], [[0], [2]], list),
+}
+
+
+@pytest.mark.parametrize("kind", list(ODD_COLUMNS))
+def test_odd_columns_are_grouped_by_what_they_hold(kind):
+    value, pool, convert = ODD_COLUMNS[kind]
+    values, planted, weights, losses = plant(value, pool)
+    out = breakdown(weights, losses, convert(values)).set_index("group")
+    name = group_name(value)
+    assert set(out.index) == {name, *map(group_name, pool)}
+    assert out.index[0] == name and out.loc[name, "share_in"] == 1
+    assert out.loc[name, "count"] == planted.sum()
+    text = caption(spot(weights, losses), {"col": convert(values)})
+    assert f"100% col {name} vs {100 * planted.mean():.0f}% overall" in text
+
+
+def test_infinities_get_groups_of_their_own():
+    rng = np.random.default_rng(2)
+    values = rng.normal(size=ODD_N)
+    values[rng.choice(ODD_N, 60, replace=False)] = np.inf
+    values[np.flatnonzero(np.isfinite(values))[:25]] = -np.inf
+    values[np.flatnonzero(np.isfinite(values))[:5]] = np.nan
+    weights = np.isposinf(values).astype(float)
+    out = breakdown(weights, np.ones(ODD_N), values, bins=4).set_index("group")
+    assert out.loc["inf", "count"] == 60 and out.loc["-inf", "count"] == 25 and out.loc["(missing)", "count"] == 5
+    finite = out.drop(index=["inf", "-inf", "(missing)"])
+    assert len(finite) == 4 and finite["count"].sum() == ODD_N - 90
+    assert out.index[0] == "inf" and out.loc["inf", "share_in"] == 1
+    assert "100% col inf vs 15% overall" in caption(spot(weights, np.ones(ODD_N)), {"col": values})
+    # Few distinct values are categories: infinities keep the same names.
+    assert groups_of([1.0, np.inf, -np.inf, 1.0]).tolist() == ["1.0", "inf", "-inf", "1.0"]
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.longdouble, "Float64"])
+def test_narrow_and_wide_floats_are_binned_as_float64(dtype):
+    values = np.random.default_rng(3).random(ODD_N)
+    column = pd.Series(values).astype(dtype)
+    groups = groups_of(column)
+    assert groups.tolist() == groups_of(column.to_numpy(dtype=np.float64)).tolist()
+    assert groups.nunique() == 5
+    weights = (values >= np.quantile(values, 0.8)).astype(float)
+    top = groups[int(np.argmax(values))]
+    assert f"col {top} vs 20% overall" in caption(spot(weights, values), {"col": column})
+
+
+def test_bins_too_close_for_four_digits_keep_their_own_names():
+    values = 1 + np.arange(100) * 1e-7
+    groups = groups_of(values)
+    assert groups.nunique() == 5 and groups.value_counts().tolist() == [20] * 5
+
+
+def test_all_missing_column_is_one_group_and_the_caption_moves_on():
+    weights, losses, group = planted_groups()
+    out = breakdown(weights, losses, np.full(len(weights), np.nan))
+    assert out["group"].tolist() == ["(missing)"] and out["count"].tolist() == [len(weights)]
+    text = caption(spot(weights, losses), {"empty": np.full(len(weights), np.nan), "site": group})
+    assert "empty" not in text and "site x vs" in text
+
+
+def test_values_without_text_are_refused_by_name_and_left_out_of_captions():
+    weights, losses, group = planted_groups()
+    meta = {"bad": [Unprintable()] * len(weights), "site": group}
+    with pytest.raises(ValueError, match=r"column 'bad' \(object\) holds values that cannot be shown as text"):
+        describe(spot(weights, losses), meta)
+    with pytest.raises(ValueError, match="cannot be shown as text"):
+        breakdown(weights, losses, meta["bad"])
+    text = caption(spot(weights, losses), meta)
+    assert "bad" not in text and "site x vs" in text
+    with pytest.raises(ValueError, match=r"one column \(a 1-D array\); got an array of shape \(1000, 2\)"):
+        breakdown(weights, losses, np.zeros((1000, 2)))
+
+
 # -- describe: statistics ------------------------------------------------------------------
 
 

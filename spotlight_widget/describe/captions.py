@@ -9,7 +9,7 @@ import pandas as pd
 
 from ._text import _plain
 from ._weighted import _from_spotlight
-from .groups import _overall, describe
+from .groups import _overall, describe, metadata_frame
 from .labels import _class_table, _column_values, label_summary
 
 _CAPTION_ALPHA = 0.05
@@ -41,7 +41,8 @@ def caption(
     spotlight : Spotlight or slice
         Anything with ``.weights`` (and optionally ``.losses``, ``.counts``).
     metadata : pandas.DataFrame, dict or Series, optional
-        Columns to look for over-represented groups in (as :func:`describe`).
+        Columns to look for over-represented groups in (as :func:`describe`); a column
+        whose values cannot be grouped is left out rather than raising.
     labels, predictions : array-like, optional
         (N,) true and predicted labels; described as "label ..." and "predicted ...".
     max_parts : int
@@ -67,8 +68,13 @@ def caption(
     if predictions is not None:
         tables.append(("predicted", _class_table(_column_values(predictions, data.n, "predictions"), "group", data)))
     if metadata is not None:
-        described = describe(data, metadata)
-        for column, table in described.groupby("column", sort=False):
+        frame = metadata_frame(metadata, data.n)
+        for column in frame.columns:
+            try:
+                table = describe(data, frame[[column]])
+            except ValueError:
+                # A caption is a convenience: a column that cannot be grouped (see groups_of) is left out.
+                continue
             tables.append((_plain(column), table))
     tested = sum(len(t) for _, t in tables)
     candidates = []

@@ -39,22 +39,83 @@ def metadata_frame(metadata: Any, n: int, *, against: str | None = None) -> pd.D
 
 
 def groups_of(values: Any, *, bins: int = 5) -> pd.Series:
-    """Group label of every example: categories as they are, many-valued numbers in quantile bins.
+    """Group label of every example: many-valued numbers in quantile bins, anything else by its text.
 
-    Numeric columns with more than 12 distinct values are cut into ``bins`` quantile bins
-    (fewer when quantiles coincide), labelled "low to high". Missing values form their own
-    group, "(missing)".
+    - Real numbers of any integer or float dtype (float16 and long double are read as
+      float64, nullable integers too) with more than 12 distinct finite values are cut into
+      ``bins`` quantile bins of the finite values (fewer when quantiles coincide), labelled
+      "low to high"; ``+inf`` and ``-inf`` each form a group of their own, "inf" and "-inf".
+    - Booleans, categories, strings and numbers with at most 12 distinct values give one
+      group per value present (a categorical's unused categories give none).
+    - Values without an order (complex numbers, tuples, dicts, lists, objects of mixed
+      types) give one group per distinct value, named by its text (``str``).
+    - Missing values (None, NaN, NA, NaT) form the group "(missing)".
+
+    Parameters
+    ----------
+    values : array-like
+        (N,) one column: a Series, a 1-D array or a list.
+    bins : int
+        Quantile bins for many-valued numbers.
+
+    Returns
+    -------
+    pandas.Series
+        (N,) group names (str), indexed 0..N-1.
+
+    Raises
+    ------
+    ValueError
+        ``bins`` is not a positive int, ``values`` is not one column (a table or an array of
+        more than one dimension), or values whose text cannot be computed (the error names
+        the column and its dtype).
     """
     if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
         raise ValueError(f"bins must be a positive int; got {bins!r}")
-    series = pd.Series(values).reset_index(drop=True)
-    if pd.api.types.is_bool_dtype(series):
-        series = series.astype("object")
-    if pd.api.types.is_numeric_dtype(series) and series.nunique(dropna=True) > _MAX_NUMERIC_GROUPS:
-        binned = pd.qcut(series, q=bins, duplicates="drop")
-        labels = binned.astype("object").map(lambda iv: f"{iv.left:.4g} to {iv.right:.4g}", na_action="ignore")
-        return labels.fillna(_MISSING).astype(str)
-    return series.astype("object").where(series.notna(), _MISSING).astype(str)
+    series = _column(values)
+    if series.dtype.kind in "iuf":
+        numbers = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        finite = np.isfinite(numbers)
+        if len(np.unique(numbers[finite])) > _MAX_NUMERIC_GROUPS:
+            return _binned(numbers, finite, bins, series.name)
+    return _by_text(series)
+
+
+def _column(values: Any) -> pd.Series:
+    if isinstance(values, pd.DataFrame):
+        raise ValueError(f"expected one column; got a table with columns {list(values.columns)}")
+    if isinstance(values, np.ndarray) and values.ndim != 1:
+        raise ValueError(f"expected one column (a 1-D array); got an array of shape {values.shape}")
+    return pd.Series(values).reset_index(drop=True)
+
+
+def _binned(numbers: np.ndarray, finite: np.ndarray, bins: int, name: Any) -> pd.Series:
+    binned = pd.qcut(numbers[finite], q=bins, duplicates="drop")
+    labels = np.full(len(numbers), _MISSING, dtype=object)
+    labels[finite] = np.asarray(_interval_labels(binned.categories), dtype=object)[binned.codes]
+    labels[numbers == np.inf] = "inf"
+    labels[numbers == -np.inf] = "-inf"
+    return pd.Series(labels, name=name).astype(str)
+
+
+def _interval_labels(intervals: pd.IntervalIndex) -> list[str]:
+    """Bin names, "low to high", with 4 significant digits or more where 4 would give two bins one name."""
+    for digits in range(4, 17):
+        labels = [f"{iv.left:.{digits}g} to {iv.right:.{digits}g}" for iv in intervals]
+        if len(set(labels)) == len(labels):
+            return labels
+    # 17 significant digits tell any two float64 apart.
+    return [f"{iv.left:.17g} to {iv.right:.17g}" for iv in intervals]
+
+
+def _by_text(series: pd.Series) -> pd.Series:
+    missing = series.isna().to_numpy(dtype=bool)
+    try:
+        text = series.astype(object).astype(str)
+    except Exception as exc:  # str() of an arbitrary object may raise anything
+        column = "the column" if series.name is None else f"column {series.name!r}"
+        raise ValueError(f"{column} ({series.dtype}) holds values that cannot be shown as text: {exc!r}") from exc
+    return text.where(~missing, _MISSING)
 
 
 def breakdown(
@@ -76,11 +137,13 @@ def breakdown(
     losses : numpy.ndarray
         (N,) per-example losses.
     values : array-like
-        (N,) one metadata column (categories, numbers, booleans; missing values allowed).
+        (N,) one metadata column: categories, numbers (of any real dtype, infinities
+        included), booleans, or values grouped by their text; missing values allowed. See
+        :func:`groups_of`.
     counts : numpy.ndarray, optional
         (N,) example multiplicities.
     bins : int
-        Quantile bins for numeric columns with many values.
+        Quantile bins for numeric columns with many values (see :func:`groups_of`).
     confidence : float
         Coverage of the lift interval.
 
@@ -133,7 +196,9 @@ def describe(
         The columns to describe, in this order; all by default.
     bins : int
         Numeric columns with more than 12 distinct values are cut into this many quantile
-        bins; missing values form the group "(missing)".
+        bins; infinities and missing values form groups of their own, and values without an
+        order (complex numbers, tuples, mixed types) are grouped by their text. See
+        :func:`groups_of`.
     confidence : float
         Coverage of the interval ``lift_low`` to ``lift_high``.
     min_count : float
@@ -170,7 +235,8 @@ def describe(
     Raises
     ------
     ValueError
-        Length mismatch, NaN or out-of-range weights, an empty spotlight, unknown columns.
+        Length mismatch, NaN or out-of-range weights, an empty spotlight, unknown columns,
+        a column whose values cannot be grouped (see :func:`groups_of`).
     TypeError
         ``spotlight`` without weights, ``metadata`` that is not a table.
     """
