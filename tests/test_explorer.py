@@ -2,16 +2,14 @@
 
 import json
 import struct
-import threading
-import time
 import zlib
 
 import numpy as np
 import pandas as pd
 import pytest
+import traitlets
 
 from spotlight_widget import SpotlightExplorer
-from spotlight_widget.explorer.jobs import Jobs
 from spotlight_widget.synthetic import planted_clusters
 
 
@@ -85,17 +83,16 @@ def test_size_next_and_show(data):
     assert len(ex.spotlights) == 3 and ex.current == 2
     # A size already computed comes back at once, without a new search.
     calls = []
-    original = ex._session.search
+    original = ex._store._companion
 
     def spy(*a, **k):
-        calls.append(time.perf_counter())
+        calls.append(a)
         return original(*a, **k)
 
-    ex._session.search = spy
-    t0 = time.perf_counter()
+    ex._store._companion = spy
     ex.size = 0.04
     assert ex.wait(10)
-    assert time.perf_counter() - t0 < 1.0
+    assert calls == []
     assert ex.current == 0 and len(ex.history) == 3
     assert ex.show(1) is ex.spotlights[1]
     assert ex.current == 1 and ex.size == pytest.approx(30 / 1500)
@@ -110,31 +107,6 @@ def test_newer_request_cancels_older(data):
     assert ex.wait(60)
     assert ex.history[ex.current]["size"] == 45
     assert ex.status["state"] == "idle"
-
-
-def test_jobs_cancel_stale_work():
-    jobs = Jobs()
-    results, started = [], threading.Event()
-
-    def slow(cancel):
-        started.set()
-        for _ in range(200):
-            if cancel.is_set():
-                from spotlight_widget import SearchCancelled
-
-                raise SearchCancelled
-            time.sleep(0.01)
-        return "slow"
-
-    jobs.run(slow, results.append, results.append)
-    started.wait(5)
-    jobs.run(lambda cancel: "fast", results.append, results.append)
-    assert jobs.wait(10)
-    time.sleep(0.1)
-    assert results == ["fast"]
-    jobs.run(lambda cancel: 1 / 0, results.append, results.append)
-    jobs.wait(10)
-    assert isinstance(results[-1], ZeroDivisionError)
 
 
 def test_thumbnail_requests_return_pngs(data):
@@ -200,7 +172,8 @@ def test_selection_buttons_and_export(data):
     assert ex.selected == sorted(ex.spotlight.top_indices.tolist())
     frame = ex.to_dataframe()
     assert len(frame) == 60
-    assert list(frame.columns) == ["index", "weight", "loss", "label", "prediction", "group", "age", "note"]
+    assert list(frame.columns) == ["index", "weight", "in_top", "loss", "label", "prediction", "group", "age", "note"]
+    assert frame["in_top"].all()
     np.testing.assert_allclose(frame["loss"], data[0].losses[frame["index"]], rtol=1e-6)
     assert (frame["weight"] > 0).all()
     ask(ex, sent, {"type": "select", "id": "s", "mode": "above", "threshold": 0.5})
@@ -212,11 +185,16 @@ def test_selection_buttons_and_export(data):
     assert members["weight"].is_monotonic_decreasing
 
 
-def test_selection_from_the_front_end_is_cleaned(data):
+def test_selection_is_checked_and_cleaned(data):
     ex, _ = make(data)
-    ex.selected = [5, 3, 3, "x", 99999, -1, 2.5]
+    ex.set_state({"selected": [5, 3, 3]})  # as the front end sends it
+    assert ex.selected == [3, 5] and ex.error == ""
+    # Out of range or not integers: refused as a whole, shown, and the selection kept.
+    ex.set_state({"selected": [7, 99999, -1]})
+    assert ex.selected == [3, 5] and "[99999, -1]" in ex.error
+    with pytest.raises(traitlets.TraitError):
+        ex.selected = [1, "x"]
     assert ex.selected == [3, 5]
-    assert "ignored 4 invalid selected indices" in ex.error
 
 
 def test_tabs_pages_and_breakdown_column(data):
@@ -228,13 +206,17 @@ def test_tabs_pages_and_breakdown_column(data):
     assert [it["index"] for it in ex.page_items] == order[96:144].tolist()
     ex.tab = "random"
     assert ex.page == 0 and ex.total_items == 1500
-    ex.tab = "nonsense"
-    assert ex.tab == "random" and "unknown tab" in ex.error
+    with pytest.raises(traitlets.TraitError, match="'tab' trait .* expected any of"):
+        ex.tab = "nonsense"
+    assert ex.tab == "random" and "nonsense" in ex.error
     ex.breakdown_column = "age"
     assert 2 <= len(ex.breakdown) <= 5 and all(" to " in row["group"] for row in ex.breakdown)
-    ex.breakdown_column = "missing"
-    assert ex.breakdown == [] and "unknown column" in ex.error
-    ex.current = 9
+    rows = ex.breakdown
+    with pytest.raises(traitlets.TraitError, match="cannot break down by 'missing'"):
+        ex.breakdown_column = "missing"
+    assert ex.breakdown == rows and ex.breakdown_column == "age" and "cannot break down" in ex.error
+    with pytest.raises(traitlets.TraitError, match="no spotlight #9: 1 found so far"):
+        ex.current = 9
     assert ex.current == 0 and "no spotlight #9" in ex.error
 
 
@@ -328,11 +310,14 @@ def test_method_errors_are_clear(data):
         SpotlightExplorer(d.embeddings, d.losses, influence=np.ones((3, 4)))
     ex, _ = make(data, size=0.04, methods=["highest-loss", "spotlight"])
     assert ex.method == "highest-loss" and ex.spotlight.method == "highest-loss"
-    ex.method = "gmm"
+    with pytest.raises(traitlets.TraitError, match="unknown method 'gmm'"):
+        ex.method = "gmm"
     assert ex.method == "highest-loss" and "unknown method" in ex.error
-    # The highest-loss baseline has one slice per size: "next" says so instead of failing silently.
-    with pytest.raises(RuntimeError, match="no further"):
-        ex.next()
+    # "Next" with the highest-loss baseline: the next S highest losses.
+    first = ex.spotlight
+    second = ex.next()
+    assert second.method == "highest-loss" and second.rank == 1
+    assert d.losses[second.top_indices].max() <= d.losses[first.top_indices].min()
 
 
 def test_history_captions_say_what_the_spotlight_is(data):
@@ -404,7 +389,8 @@ def test_opponents_need_matching_influence(data):
     d, _, _, _ = data
     ex, sent = make(data, size=0.04)
     assert "opponents" not in [t["name"] for t in ex.tabs]
-    ex.tab = "opponents"
+    with pytest.raises(traitlets.TraitError, match="unknown tab"):
+        ex.tab = "opponents"
     assert ex.tab == "spotlight" and "unknown tab" in ex.error
     reply, _ = ask(ex, sent, {"type": "thumbnails", "id": "t", "indices": [0], "source": "train"})
     assert "no training examples" in reply["error"]
@@ -444,7 +430,8 @@ def test_gallery_sorts_and_filters_by_any_column(data):
     assert all(meta["group"][it["index"]] == "planted" for it in ex.page_items)
     ex.filter_column = "age"
     assert ex.filter_group == "" and len(ex.filter_groups) == 5
-    ex.sort_by = "nonsense"
+    with pytest.raises(traitlets.TraitError, match="cannot sort by 'nonsense'"):
+        ex.sort_by = "nonsense"
     assert ex.sort_by == "" and "cannot sort" in ex.error
 
 

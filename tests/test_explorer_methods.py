@@ -7,7 +7,8 @@ import pytest
 
 from spotlight_widget import SpotlightExplorer
 from spotlight_widget.engine import SearchCancelled
-from spotlight_widget.explorer.session import ExplorerSession
+from spotlight_widget.explorer.inputs import ExplorerInputs
+from spotlight_widget.explorer.store import ResultStore
 from spotlight_widget.synthetic import planted_clusters
 
 BASE = ["spotlight", "highest-loss", "kmeans", "gmm"]
@@ -37,7 +38,7 @@ def make(data, **kw):
 
 def test_default_methods_follow_the_inputs(data):
     d, labels, probs = data
-    with_probs = ExplorerSession(d.embeddings, d.losses, labels=labels, probs=probs)
+    with_probs = ExplorerInputs.build(d.embeddings, d.losses, labels=labels, probs=probs)
     assert list(with_probs.methods) == [*BASE, "planespot", "domino-style"]
     rows = {row["name"]: row for row in with_probs.method_rows()}
     assert rows["planespot"]["label"] == "PlaneSpot" and rows["planespot"]["noun"] == "cluster"
@@ -46,12 +47,12 @@ def test_default_methods_follow_the_inputs(data):
     assert "reimplementation" in rows["domino-style"]["title"]
     # The front end receives exactly the properties js/types.js declares for MethodInfo.
     assert all(set(row) == {"name", "label", "noun", "title"} for row in rows.values())
-    assert list(ExplorerSession(d.embeddings, d.losses, labels=labels).methods) == BASE
-    assert list(ExplorerSession(d.embeddings, d.losses, probs=probs).methods) == BASE
+    assert list(ExplorerInputs.build(d.embeddings, d.losses, labels=labels).methods) == BASE
+    assert list(ExplorerInputs.build(d.embeddings, d.losses, probs=probs).methods) == BASE
     influence = np.ones((len(labels), 2))
-    both = ExplorerSession(d.embeddings, d.losses, labels=labels, probs=probs, influence=influence)
+    both = ExplorerInputs.build(d.embeddings, d.losses, labels=labels, probs=probs, influence=influence)
     assert list(both.methods) == [*BASE, "infembed", "planespot", "domino-style"]
-    counted = ExplorerSession(d.embeddings, d.losses, labels=labels, probs=probs, counts=np.ones(len(labels)))
+    counted = ExplorerInputs.build(d.embeddings, d.losses, labels=labels, probs=probs, counts=np.ones(len(labels)))
     assert counted.methods == ("spotlight",)
 
 
@@ -104,8 +105,8 @@ def test_other_methods_still_run_with_probs(data):
 def test_cancel_stops_planespot_during_scvis(data):
     d, labels, probs = data
     options = {"planespot": {"projection_options": {"iterations": 3000}}}
-    session = ExplorerSession(d.embeddings, d.losses, labels=labels, probs=probs, method_options=options)
-    session.set_method("planespot")
+    inputs = ExplorerInputs.build(d.embeddings, d.losses, labels=labels, probs=probs, method_options=options)
+    store = ResultStore(inputs)
     cancel = threading.Event()
     steps = []
 
@@ -115,10 +116,11 @@ def test_cancel_stops_planespot_during_scvis(data):
             cancel.set()
 
     with pytest.raises(SearchCancelled):
-        session.search(20, progress=progress, cancel=cancel)
+        store.find("planespot", 20, progress=progress, cancel=cancel)
     # Training stopped at the first check after the cancel, far from its 3,000 steps.
     assert steps and max(steps) < 300, steps
-    assert session.history == [] and session.results == {}
+    view = store.view("planespot")
+    assert view.entries == () and view.result is None
 
 
 @pytest.mark.parametrize(
@@ -161,7 +163,7 @@ def test_bad_predictions_are_refused_at_construction(data, kw, error, match):
             # The missing-input cases leave out whatever the case does not name.
             inputs[name] = None
     with pytest.raises(error, match=match):
-        ExplorerSession(d.embeddings, d.losses, **inputs, **kw)
+        ExplorerInputs.build(d.embeddings, d.losses, **inputs, **kw)
 
 
 def test_the_widget_checks_probs_too(data):

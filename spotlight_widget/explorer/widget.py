@@ -1,4 +1,11 @@
-"""``SpotlightExplorer``: the notebook widget (a thin anywidget over ``ExplorerSession``)."""
+"""``SpotlightExplorer``: the notebook widget.
+
+State has one owner per piece: the checked inputs (``inputs.ExplorerInputs``, read-only),
+the results of every method (``store.ResultStore``, the only thing the search thread
+writes), and what the user is looking at (this widget's traits, each validated so a
+refused value never lands). Everything the front end shows is rebuilt from those three by
+``_publish``, through the pure functions of ``payloads``.
+"""
 
 from __future__ import annotations
 
@@ -9,19 +16,63 @@ from collections.abc import Sequence
 from typing import Any
 
 import anywidget
+import numpy as np
 import pandas as pd
 import traitlets as t
 
 from ..engine import SearchProgress, Spotlight
 from ..slices import SliceLike
-from . import messages
-from .jobs import Jobs
-from .session import METHODS, ExplorerSession
+from . import messages, payloads
+from .arrange import Arrangement
+from .inputs import TABS, ExplorerInputs
+from .methods import METHODS
+from .overlays import OVERLAYS
+from .probing import probe_region
+from .report import view_figure
+from .store import MethodView, ResultStore, opponents_of
+from .worker import SearchQueue, SearchRequest
 
 STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
-_TEXT_PREVIEW = 400
+# Opponents listed per result: the strongest few are what a person can check by eye.
+OPPONENTS = 96
+# Traits the front end may write; the others are Python's to publish.
+WRITABLE = frozenset(
+    {
+        "size",
+        "current",
+        "method",
+        "tab",
+        "page",
+        "page_size",
+        "selected",
+        "breakdown_column",
+        "overlay",
+        "sort_by",
+        "sort_descending",
+        "filter_column",
+        "filter_group",
+        "detail",
+    }
+)
 
 log = logging.getLogger(__name__)
+
+
+class Size(t.TraitType):
+    """A size as the user gives it, an int number of examples or a fraction in (0, 1).
+
+    The widget's validator turns it into the fraction it stores.
+    """
+
+    default_value = 0.02
+    info_text = "an int number of examples or a float fraction in (0, 1)"
+
+    def validate(self, obj: Any, value: Any) -> Any:
+        if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
+            return value
+        self.error(obj, value)
+
+
 
 
 class SpotlightExplorer(anywidget.AnyWidget):
@@ -110,40 +161,46 @@ class SpotlightExplorer(anywidget.AnyWidget):
     _esm = STATIC / "widget.js"
     _css = STATIC / "widget.css"
 
+    # -- published by Python (the front end reads them) -----------------------------------
     n = t.Int(0).tag(sync=True)
     mean_loss = t.Float(0.0).tag(sync=True)
-    kind = t.Unicode("table").tag(sync=True)
-    history = t.List().tag(sync=True)
-    current = t.Int(-1).tag(sync=True)
-    size = t.Float(0.02).tag(sync=True)
+    kind = t.Enum(("images", "texts", "table"), "table").tag(sync=True)
+    history = t.List(t.Dict()).tag(sync=True)
     status = t.Dict().tag(sync=True)
-    tab = t.Unicode("spotlight").tag(sync=True)
-    page = t.Int(0).tag(sync=True)
-    page_size = t.Int(48).tag(sync=True)
-    total_items = t.Int(0).tag(sync=True)
-    page_items = t.List().tag(sync=True)
-    selected = t.List().tag(sync=True)
-    columns = t.List().tag(sync=True)
-    breakdown_column = t.Unicode("").tag(sync=True)
-    breakdown = t.List().tag(sync=True)
     error = t.Unicode("").tag(sync=True)
-    method = t.Unicode("spotlight").tag(sync=True)
-    methods = t.List().tag(sync=True)
-    tabs = t.List().tag(sync=True)
-    # "none", "ground-truth", "saliency" or "both"; overlays lists those this data has.
-    overlay = t.Unicode("none").tag(sync=True)
-    overlays = t.List().tag(sync=True)
+    total_items = t.Int(0).tag(sync=True)
+    page_items = t.List(t.Dict()).tag(sync=True)
+    columns = t.List(t.Unicode()).tag(sync=True)
+    breakdown = t.List(t.Dict()).tag(sync=True)
+    methods = t.List(t.Dict()).tag(sync=True)
+    tabs = t.List(t.Dict()).tag(sync=True)
+    # The overlays this data has ("none" first), and whether images can be probed.
+    overlays = t.List(t.Unicode()).tag(sync=True)
     can_probe = t.Bool(False).tag(sync=True)
+    sort_options = t.List(t.Unicode()).tag(sync=True)
+    # The groups of filter_column, largest first: Python's answer to choosing the column.
+    filter_groups = t.List(t.Unicode()).tag(sync=True)
+    train_kind = t.Enum(("images", "texts", "table"), "table").tag(sync=True)
+
+    # -- what the user looks at (either side writes; Python validates) ---------------------
+    # S / (number of examples): the last size asked, else the shown result's.
+    size = Size().tag(sync=True)
+    # Position of the shown result in the history strip (-1: none yet).
+    current = t.Int(-1).tag(sync=True)
+    method = t.Enum(tuple(METHODS), "spotlight").tag(sync=True)
+    tab = t.Enum(TABS, "spotlight").tag(sync=True)
+    page = t.Int(0, min=0).tag(sync=True)
+    page_size = t.Int(48, min=1, max=500).tag(sync=True)
+    selected = t.List(t.Int()).tag(sync=True)
+    breakdown_column = t.Unicode("").tag(sync=True)
+    overlay = t.Enum(OVERLAYS, "none").tag(sync=True)
     # Gallery arrangement: sort by weight, loss or a column ("": the list's own order);
-    # filter to one group of a column ("" group: no filter). filter_groups is Python's answer.
+    # filter to one group of a column ("" group: no filter).
     sort_by = t.Unicode("").tag(sync=True)
     sort_descending = t.Bool(True).tag(sync=True)
-    sort_options = t.List().tag(sync=True)
     filter_column = t.Unicode("").tag(sync=True)
     filter_group = t.Unicode("").tag(sync=True)
-    filter_groups = t.List().tag(sync=True)
-    train_kind = t.Unicode("table").tag(sync=True)
-    # The example open in the detail panel (-1: closed); written by the front end.
+    # The example open in the detail panel (-1: closed).
     detail = t.Int(-1).tag(sync=True)
 
     def __init__(
@@ -175,7 +232,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
         probe: Any = None,
         spotlights: Sequence[Spotlight] | None = None,
     ):
-        self._session = ExplorerSession(
+        inputs = ExplorerInputs.build(
             embeddings,
             losses,
             items,
@@ -199,39 +256,41 @@ class SpotlightExplorer(anywidget.AnyWidget):
             saliency_threshold=saliency_threshold,
             probe=probe,
         )
-        start = self._session.size_count(size)
-        # Each method keeps its own selection; the `selected` trait shows the current one's.
-        self._selections: dict[str, list[int]] = {}
-        self._jobs = Jobs()
-        # The initial values below are the session's own: nothing to act on.
-        self._quiet = True
-        s = self._session
-        columns = s.columns()
+        start = inputs.size_count(size)
+        self._inputs = inputs
+        self._store = ResultStore(inputs)
+        if spotlights is not None:
+            self._store.preload(spotlights)
+            start = self._store.view("spotlight").size
+        self._queue = SearchQueue(self._run, self._search_failed, self._searches_done)
+        # Serialises publishing: the search thread and the kernel's thread both publish.
+        self._publishing = threading.RLock()
+        # What each part of the front end was last built from: _publish rebuilds a part
+        # only when its inputs changed, so calling it again (from an observer) is cheap.
+        self._built: dict[str, Any] = {}
+        self._failures: list[str] = []
+        columns = inputs.columns()
         super().__init__(
-            n=s.n,
-            mean_loss=float(s.losses.mean()),
-            kind=s.items.kind,
+            n=inputs.n,
+            mean_loss=float(inputs.losses.mean()),
+            kind=inputs.items.kind,
             page_size=page_size,
             columns=columns,
             breakdown_column=columns[0] if columns else "",
-            size=start / s.n,
-            method=s.method,
-            methods=s.method_rows(),
-            tabs=s.tab_rows(),
-            sort_options=s.sort_options(),
-            overlays=s.overlays.available(),
-            can_probe=s.probe_fn is not None,
-            train_kind=s.train_items.kind if s.train_items is not None else "table",
+            size=start / inputs.total,
+            method=inputs.methods[0],
+            methods=inputs.method_rows(),
+            tabs=inputs.tab_rows(),
+            sort_options=inputs.sort_options(),
+            overlays=inputs.overlays.available(),
+            can_probe=inputs.probe_fn is not None,
+            train_kind=inputs.train_items.kind if inputs.train_items is not None else "table",
             status={"state": "idle", "progress": 0.0, "message": ""},
         )
-        self._quiet = False
         self.on_msg(self._on_message)
-        if spotlights is not None:
-            s.preload(spotlights)
-            self._publish_spotlight()
-        else:
-            self._publish_page()
-            self._search(start)
+        self._publish()
+        if not self._store.view(self.method).results:
+            self._submit(SearchRequest(self.method, start, implicit=True))
 
     @classmethod
     def from_run(
@@ -302,46 +361,87 @@ class SpotlightExplorer(anywidget.AnyWidget):
     @property
     def spotlights(self) -> list[SliceLike]:
         """Every result of the current method so far, in the order of the history strip."""
-        with self._session.lock:
-            return [self._session.spotlight(i) for i in range(len(self._session.history))]
+        return list(self._store.view(self.method).results)
 
     @property
     def spotlight(self) -> SliceLike:
         """The result being shown (a ``Spotlight`` when the method is "spotlight")."""
-        return self._session.spotlight()
+        result = self._store.view(self.method).result
+        if result is None:
+            raise LookupError(f"no {METHODS[self.method].noun} has been found yet")
+        return result
 
     def next(self, *, wait: bool = True) -> SliceLike | None:
-        """Find the next result at the current size, like the button (paper Eq. 6 for spotlights)."""
-        self._wait_first()
-        self._search(self._session.current_size(), next_rank=True)
+        """Find the next result at the current size, like the button (paper Eq. 6 for spotlights).
+
+        It runs after any search already asked for, at the size last asked.
+
+        Parameters
+        ----------
+        wait : bool
+            Block until it is found and return it; False returns None at once.
+
+        Raises
+        ------
+        RuntimeError
+            With ``wait``, when the search failed (the message is also shown in the widget).
+        """
+        self._next()
         return self._finish(wait)
 
     def show(self, k: int) -> SliceLike:
-        """Show the k-th result of the history strip."""
-        self._wait_first()
-        spot = self._session.spotlight(k)
-        self.current = k % len(self._session.history)
-        return spot
+        """Show the k-th result of the history strip (negative k counts from the end).
+
+        Waits for the first result if none is there yet. A search still running does not
+        take the view away from it when it finishes: its result joins the history.
+        """
+        if not self._store.view(self.method).results:
+            self.wait()
+        with self._publishing:
+            self._store.show(self.method, k)
+            self._accepted()
+            self._publish()
+            return self.spotlight
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the running search (if any) has finished; True when idle."""
-        return self._jobs.wait(timeout)
+        """Block until every search asked for has finished; True when idle, False on timeout."""
+        return self._queue.wait(timeout)
+
+    def close(self) -> None:
+        """Stop the searches and close the widget."""
+        # Also called by __del__, of an explorer whose construction may have failed early.
+        queue = self.__dict__.get("_queue")
+        if queue is not None:
+            queue.close()
+        super().close()
 
     def to_dataframe(self, spotlight: int | SliceLike | None = None) -> pd.DataFrame:
-        """The selection (default) or a spotlight's members, with every metadata column.
+        """The selection (default) or a result's members, with every metadata column.
+
+        Columns: ``index``, ``weight`` and ``in_top`` (the example is among the result's
+        top S), ``loss``, ``label`` and ``prediction`` when given, then the metadata.
 
         Parameters
         ----------
         spotlight : int, Spotlight or Slice, optional
             A history position or a result: export its members (highest weight first)
-            with its weights. Default: the selected examples, with the current weights.
+            with its weights. Default: the selected examples, with the shown result's weights.
         """
-        s = self._session
-        with s.lock:
-            if spotlight is None:
-                return s.to_dataframe(indices=list(self.selected))
-            chosen = s.spotlight(spotlight) if isinstance(spotlight, int) else spotlight
-            return s.to_dataframe(spotlight=chosen)
+        view = self._store.view(self.method)
+        if spotlight is None:
+            return payloads.export_frame(self._inputs, view.selection, view.result)
+        if isinstance(spotlight, (int, np.integer)) and not isinstance(spotlight, bool):
+            count = len(view.results)
+            if not -count <= spotlight < count:
+                raise IndexError(f"no result #{spotlight}: {count} found so far")
+            chosen = view.results[spotlight]
+        elif all(hasattr(spotlight, a) for a in ("weights", "indices", "top_indices")):
+            chosen = spotlight
+            if np.shape(chosen.weights) != (self._inputs.n,):
+                raise ValueError(f"that result has weights for {len(chosen.weights)} examples; here are {self.n}")
+        else:
+            raise TypeError(f"spotlight must be a history position (int) or a result; got {spotlight!r}")
+        return payloads.export_frame(self._inputs, chosen.indices, chosen)
 
     def figure(self, view: str = "gallery", **options: Any):
         """A view of the current result as a matplotlib figure, for reports and papers.
@@ -365,225 +465,313 @@ class SpotlightExplorer(anywidget.AnyWidget):
         -------
         matplotlib.figure.Figure
         """
-        self._wait_first()
+        if not self._store.view(self.method).results:
+            self.wait()
         if view == "breakdown":
             options.setdefault("column", self.breakdown_column or None)
-        with self._session.lock:
-            return self._session.figure(view, **options)
+        return view_figure(self._inputs, self._store.view(self.method), view, **options)
 
-    # -- searches -------------------------------------------------------------------------
+    # -- validation: a refused value never lands -------------------------------------------
 
-    def _wait_first(self) -> None:
-        if not self._session.history:
-            self.wait()
-        if not self._session.history:
-            raise RuntimeError(self.error or "no spotlight could be found")
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name not in WRITABLE:
+            super().__setattr__(name, value)
+            return
+        # A user's change and its observers run as one step against publishing, which
+        # would otherwise write back a snapshot taken just before the change.
+        with self._publishing:
+            try:
+                super().__setattr__(name, value)
+            except t.TraitError as exc:
+                self.error = str(exc)
+                raise
+
+    def set_state(self, sync_data: dict) -> None:
+        """Apply the front end's changes one by one: a refused one is shown and sent back."""
+        for name, value in sync_data.items():
+            if name not in WRITABLE:
+                self.error = f"the front end cannot set {name!r}"
+                continue
+            with self._publishing:
+                try:
+                    super().set_state({name: value})
+                except t.TraitError as exc:
+                    self.error = str(exc)
+                    self.send_state(name)
+
+    @t.validate("size")
+    def _valid_size(self, proposal) -> float:
+        value = proposal["value"]
+        try:
+            count = self._inputs.size_count(value)
+        except (TypeError, ValueError) as exc:
+            raise t.TraitError(str(exc)) from None
+        return count / self._inputs.total
+
+    @t.validate("current")
+    def _valid_current(self, proposal) -> int:
+        position, count = proposal["value"], len(self._store.view(self.method).results)
+        if position == -1 and count == 0:
+            return position
+        if not 0 <= position < count:
+            raise t.TraitError(f"no {METHODS[self.method].noun} #{position}: {count} found so far")
+        return position
+
+    @t.validate("method")
+    def _valid_method(self, proposal) -> str:
+        if proposal["value"] not in self._inputs.methods:
+            offered = ", ".join(self._inputs.methods)
+            raise t.TraitError(f"unknown method {proposal['value']!r}; this explorer offers {offered}")
+        return proposal["value"]
+
+    @t.validate("tab")
+    def _valid_tab(self, proposal) -> str:
+        if proposal["value"] not in self._inputs.tabs():
+            raise t.TraitError(f"unknown tab {proposal['value']!r}; one of {', '.join(self._inputs.tabs())}")
+        return proposal["value"]
+
+    @t.validate("selected")
+    def _valid_selected(self, proposal) -> list[int]:
+        n = self._inputs.n
+        bad = [i for i in proposal["value"] if not 0 <= i < n]
+        if bad:
+            raise t.TraitError(f"selected: example indices must be in [0, {n - 1}]; got {bad[:5]}")
+        return sorted(set(proposal["value"]))
+
+    @t.validate("breakdown_column", "filter_column")
+    def _valid_column(self, proposal) -> str:
+        name, columns = proposal["value"], self._inputs.columns()
+        if name and name not in columns:
+            what = "break down" if proposal["trait"].name == "breakdown_column" else "filter"
+            raise t.TraitError(f"cannot {what} by {name!r}; choose from {', '.join(columns) or 'no column'}")
+        return name
+
+    @t.validate("filter_group")
+    def _valid_group(self, proposal) -> str:
+        group = proposal["value"]
+        if group and group not in self._inputs.group_names(self.filter_column):
+            raise t.TraitError(f"{self.filter_column or 'no column'} has no group {group!r}")
+        return group
+
+    @t.validate("sort_by")
+    def _valid_sort(self, proposal) -> str:
+        name, options = proposal["value"], self._inputs.sort_options()
+        if name and name not in options:
+            raise t.TraitError(f"cannot sort by {name!r}; choose from {', '.join(options)}")
+        return name
+
+    @t.validate("overlay")
+    def _valid_overlay(self, proposal) -> str:
+        available = self._inputs.overlays.available()
+        if proposal["value"] not in available:
+            raise t.TraitError(f"no {proposal['value']!r} overlay; choose from {', '.join(available)}")
+        return proposal["value"]
+
+    @t.validate("detail")
+    def _valid_detail(self, proposal) -> int:
+        index = proposal["value"]
+        if index != -1 and not 0 <= index < self._inputs.n:
+            raise t.TraitError(f"example index {index} is out of range (0 to {self._inputs.n - 1})")
+        return index
+
+    # -- the user's actions ---------------------------------------------------------------
+
+    @t.observe("size")
+    def _on_size(self, change) -> None:
+        count = round(change["new"] * self._inputs.total)
+        asked = self._queue.asked_size(self.method)
+        if count == (asked if asked is not None else self._store.view(self.method).size):
+            return
+        self._accepted()
+        self._submit(SearchRequest(self.method, count, moves=self._store.moves(self.method)))
+
+    @t.observe("current")
+    def _on_current(self, change) -> None:
+        if change["new"] == self._store.view(self.method).current:
+            return
+        self._store.show(self.method, change["new"])
+        self._accepted()
+        self._publish()
+
+    @t.observe("method")
+    def _on_method(self, change) -> None:
+        self._accepted()
+        self._publish()
+        method = change["new"]
+        if not self._store.view(method).results and self._queue.asked_size(method) is None:
+            count = self._inputs.size_count(self.size)
+            self._submit(SearchRequest(method, count, implicit=True, moves=self._store.moves(method)))
+
+    @t.observe("selected")
+    def _on_selected(self, change) -> None:
+        if tuple(change["new"]) != self._store.view(self.method).selection:
+            self._store.select(self.method, change["new"])
+            self._accepted()
+
+    @t.observe(
+        "tab", "page", "page_size", "breakdown_column", "sort_by", "sort_descending", "filter_column", "filter_group"
+    )
+    def _on_view(self, change) -> None:
+        name = change["name"]
+        if name == "filter_column" and self.filter_group not in ("", *self._inputs.group_names(change["new"])):
+            self.filter_group = ""
+        if name in ("tab", "sort_by", "sort_descending", "filter_column", "filter_group") and self.page:
+            self.page = 0
+        self._accepted()
+        self._publish()
+
+    @t.observe("overlay", "detail")
+    def _on_accepted(self, change) -> None:
+        self._accepted()
+
+    def _next(self) -> None:
+        method = self.method
+        count = self._inputs.size_count(self.size)
+        self._accepted()
+        self._submit(SearchRequest(method, count, next_rank=True, moves=self._store.moves(method)))
+
+    def _accepted(self) -> None:
+        """A user action went through: earlier refusals and failures are no longer news."""
+        self.error = ""
+        self._failures = []
+        if self.status.get("state") == "error":
+            self.status = {"state": "idle", "progress": 1.0, "message": ""}
 
     def _finish(self, wait: bool) -> SliceLike | None:
         if not wait:
             return None
         self.wait()
         if self.status.get("state") == "error":
-            raise RuntimeError(self.status.get("message", "the search failed"))
-        return self._session.spotlight()
+            raise RuntimeError(self.status.get("message") or self.error or "the search failed")
+        return self.spotlight
 
-    def _search(self, size: int, *, next_rank: bool = False) -> None:
-        method = self._session.method
-        info = METHODS[method]
-        if method == "spotlight":
-            doing = f"searching S = {size}"
-        else:
-            doing = f"fitting {info.label}" + (f": S = {size}" if info.sized else "")
+    # -- searches (run by the worker thread) ----------------------------------------------
+
+    def _submit(self, request: SearchRequest) -> None:
+        # Before queueing: the worker's own updates then always come after this one.
+        self.status = {"state": "running", "progress": 0.0, "message": _doing(request)}
+        self._queue.submit(request)
+
+    def _run(self, request: SearchRequest, cancel: threading.Event) -> None:
+        doing = _doing(request)
         self.status = {"state": "running", "progress": 0.0, "message": doing}
 
         def progress(p: SearchProgress) -> None:
             # Companion fits go through named stages (PlaneSpot's "scvis" is the long one).
-            step = f"step {p.step}" if method == "spotlight" else f"{p.stage} {p.step}/{p.total}"
-            self.status = {
-                "state": "running",
-                "progress": min(1.0, p.step / max(p.total, 1)),
-                "message": f"{doing}: {step}",
-            }
+            step = f"step {p.step}" if request.method == "spotlight" else f"{p.stage} {p.step}/{p.total}"
+            fraction = min(1.0, p.step / max(p.total, 1))
+            self.status = {"state": "running", "progress": fraction, "message": f"{doing}: {step}"}
 
-        def work(cancel: threading.Event):
-            return self._session.search(size, next_rank=next_rank, progress=progress, cancel=cancel)
+        self._store.find(
+            request.method,
+            request.size,
+            next_rank=request.next_rank,
+            moves=request.moves,
+            progress=progress,
+            cancel=cancel,
+        )
+        self._publish()
 
-        def done(_entry) -> None:
-            self._publish_spotlight()
-            self.status = {"state": "idle", "progress": 1.0, "message": ""}
-            self.error = ""
+    def _search_failed(self, request: SearchRequest, exc: BaseException) -> None:
+        if not isinstance(exc, LookupError):
+            log.error("%s failed", _doing(request), exc_info=exc)
+        self._failures.append(f"{_doing(request)} failed: {exc}")
+        # The last good result stays; the size control goes back to it.
+        self._publish()
 
-        def failed(exc: BaseException) -> None:
-            log.exception("spotlight search failed", exc_info=exc)
-            self.status = {"state": "error", "progress": 0.0, "message": str(exc)}
-            self.error = f"search failed: {exc}"
-
-        self._jobs.run(work, done, failed)
-
-    # -- publishing state -----------------------------------------------------------------
-
-    def _publish_spotlight(self) -> None:
-        s = self._session
-        with s.lock, self.hold_sync():
-            self.history = s.history_rows()
-            self._quiet = True
-            try:
-                self.current = s.current
-                self.size = s.current_size() / s.n
-            finally:
-                self._quiet = False
-            # These lists follow the result shown: start them on their first page.
-            if self.tab in ("spotlight", "opponents"):
-                self.page = 0
-            self._publish_page()
-            self._publish_breakdown()
-
-    def _publish_page(self) -> None:
-        s = self._session
-        with s.lock:
-            items, total = s.page(self.tab, self.page, self.page_size)
-        for item in items:
-            if item["text"] is not None and len(item["text"]) > _TEXT_PREVIEW:
-                item["text"] = item["text"][:_TEXT_PREVIEW] + "…"
-        self.page_items = items
-        self.total_items = total
-
-    def _publish_breakdown(self) -> None:
-        try:
-            with self._session.lock:
-                self.breakdown = self._session.breakdown_rows(self.breakdown_column)
-        except ValueError as exc:
-            self.breakdown = []
-            self.error = str(exc)
-
-    # -- front-end changes ----------------------------------------------------------------
-
-    @t.observe("size")
-    def _on_size(self, change) -> None:
-        if self._quiet:
-            return
-        try:
-            self._search(self._session.size_count(change["new"]))
-        except ValueError as exc:
-            self.error = str(exc)
-
-    @t.observe("current")
-    def _on_current(self, change) -> None:
-        if self._quiet:
-            return
-        s = self._session
-        with s.lock:
-            if not s.history:
-                return
-            if not 0 <= change["new"] < len(s.history):
-                self.error = f"no spotlight #{change['new']}: {len(s.history)} found so far"
-                self._quiet = True
-                self.current = s.current
-                self._quiet = False
-                return
-            s.current = change["new"]
-        self._publish_spotlight()
-
-    @t.observe("tab", "page", "page_size")
-    def _on_page(self, change) -> None:
-        if change["name"] == "tab" and change["new"] not in self._session.tabs():
-            self.error = f"unknown tab {change['new']!r}"
-            self.tab = change["old"]
-            return
-        if change["name"] == "page_size" and not 1 <= change["new"] <= 500:
-            self.error = "page_size must be between 1 and 500"
-            self.page_size = change["old"]
-            return
-        if change["name"] == "tab":
-            self.page = 0
-        self._publish_page()
-
-    @t.observe("method")
-    def _on_method(self, change) -> None:
-        if self._quiet:
-            return
-        s = self._session
-        try:
-            with s.lock:
-                self._selections[s.method] = list(self.selected)
-                s.set_method(change["new"])
-                has_results = bool(s.history)
-        except ValueError as exc:
-            self.error = str(exc)
-            self.method = change["old"]
-            return
-        self.selected = self._selections.get(change["new"], [])
-        if has_results:
-            self._publish_spotlight()
+    def _searches_done(self) -> None:
+        if self._failures:
+            message = "; ".join(self._failures)
+            self.error = message
+            self.status = {"state": "error", "progress": 0.0, "message": message}
         else:
-            with self.hold_sync():
-                self.history = []
-                self._quiet = True
+            self.status = {"state": "idle", "progress": 1.0, "message": ""}
+
+    # -- publishing -----------------------------------------------------------------------
+
+    def _publish(self) -> None:
+        """Bring every published trait in line with the store and the view traits.
+
+        Each part (history, page, breakdown) is rebuilt only when what it is built from
+        changed; a part that fails keeps its last good content and its error is shown.
+        """
+        with self._publishing, self.hold_sync():
+            inputs = self._inputs
+            view = self._store.view(self.method)
+            entry = view.entries[view.current] if view.entries else None
+            shown = (view.method, entry)
+            if self._built.get("history") != (view.method, view.entries):
+                self._part("history", (view.method, view.entries), lambda: self._history_rows(view))
+            self.current = view.current
+            asked = self._queue.asked_size(view.method)
+            size = asked if asked is not None else view.size
+            if size is not None:
+                self.size = size / inputs.total
+            self.selected = list(view.selection)
+            if self._built.get("shown") != shown:
+                self._built["shown"] = shown
+                if self.tab in ("spotlight", "opponents"):
+                    self.page = 0
+            self.filter_groups = inputs.group_names(self.filter_column)
+            arrangement = Arrangement(self.sort_by, self.sort_descending, self.filter_column, self.filter_group)
+            page_key = (shown, self.tab, self.page, self.page_size, arrangement)
+            self._part("page", page_key, lambda: self._page(view, arrangement))
+            self._part(
+                "breakdown",
+                (shown, self.breakdown_column),
+                lambda: setattr(
+                    self, "breakdown", payloads.breakdown_rows(inputs, view.result, self.breakdown_column)
+                ),
+            )
+            if self._failures and not self._queue.busy:
+                self._searches_done()
+
+    def _part(self, name: str, key: Any, build: Any) -> None:
+        if self._built.get(name) == key:
+            return
+        try:
+            build()
+        except Exception as exc:  # shown to the user; the part keeps its last good content
+            log.error("could not show the %s", name, exc_info=exc)
+            self._failures.append(f"could not show the {name}: {exc}")
+        self._built[name] = key
+
+    def _history_rows(self, view: MethodView) -> None:
+        captions = []
+        for entry, result in zip(view.entries, view.results, strict=True):
+
+            def describe(result: SliceLike = result) -> str:
                 try:
-                    self.current = -1
-                finally:
-                    self._quiet = False
-                self._publish_page()
-                self.breakdown = []
-            self._search(s.size_count(self.size))
+                    return payloads.caption_of(self._inputs, result)
+                except Exception as exc:  # a caption is a convenience: the result shows without one
+                    self._failures.append(f"no caption for {METHODS[view.method].noun} #{result.rank + 1}: {exc}")
+                    return ""
 
-    @t.observe("sort_by", "sort_descending", "filter_column", "filter_group")
-    def _on_arrangement(self, change) -> None:
-        if self._quiet:
-            return
-        s = self._session
-        try:
-            with s.lock:
-                if change["name"] == "filter_column":
-                    self.filter_groups = s.group_names(change["new"]) if change["new"] else []
-                    if self.filter_group and self.filter_group not in self.filter_groups:
-                        # Changing filter_group re-enters this observer, which publishes the page.
-                        self.filter_group = ""
-                        return
-                s.set_arrangement(self.sort_by, self.sort_descending, self.filter_column, self.filter_group)
-        except ValueError as exc:
-            self.error = str(exc)
-            setattr(self, change["name"], change["old"])
-            return
-        self.page = 0
-        self._publish_page()
+            captions.append(self._store.memo("caption", view.method, entry, describe))
+        self.history = payloads.history_rows(self._inputs, view, captions)
 
-    @t.observe("overlay")
-    def _on_overlay(self, change) -> None:
-        if self._quiet:
-            return
-        try:
-            self._session.set_overlay(change["new"])
-        except ValueError as exc:
-            self.error = str(exc)
-            self.overlay = change["old"]
-
-    @t.observe("breakdown_column")
-    def _on_breakdown_column(self, change) -> None:
-        self._publish_breakdown()
-
-    @t.observe("selected")
-    def _on_selected(self, change) -> None:
-        values = change["new"]
-        clean, bad = [], 0
-        for v in values:
-            try:
-                clean.append(self._session.check_index(v))
-            except ValueError:
-                bad += 1
-        if bad:
-            self.error = f"ignored {bad} invalid selected indices"
-        unique = sorted(set(clean))
-        if unique != values:
-            self.selected = unique
+    def _page(self, view: MethodView, arrangement: Arrangement) -> None:
+        inputs = self._inputs
+        opponents = None
+        if self.tab == "opponents" and view.result is not None:
+            entry = view.entries[view.current]
+            opponents = self._store.memo(
+                "opponents", view.method, entry, lambda: opponents_of(inputs, view.result, OPPONENTS)
+            )
+        order = payloads.gallery_order(inputs, self.tab, view.result, arrangement, opponents)
+        self.page_items = payloads.page_items(
+            inputs, self.tab, view.result, order, self.page, self.page_size, opponents
+        )
+        self.total_items = len(order)
 
     # -- custom messages ------------------------------------------------------------------
 
     def _on_message(self, _widget, content: Any, _buffers) -> None:
         rid = messages.request_id(content)
         try:
-            n_train = 0 if self._session.train_items is None else len(self._session.train_influence)
-            request = messages.parse(content, self._session.n, n_train)
+            inputs = self._inputs
+            n_train = 0 if inputs.train_influence is None else len(inputs.train_influence)
+            request = messages.parse(content, inputs.n, n_train)
             reply, buffers = self._serve(request)
         except Exception as exc:  # answered to the front end, never raised in the comm
             if not isinstance(exc, (messages.RequestError, ValueError, LookupError)):
@@ -593,32 +781,53 @@ class SpotlightExplorer(anywidget.AnyWidget):
         self.send(reply, buffers)
 
     def _serve(self, request: messages.Request) -> tuple[dict, list[bytes]]:
-        s = self._session
+        inputs = self._inputs
         if isinstance(request, messages.Thumbnails):
-            source = s.items if request.source == "data" else s.train_items
+            source = inputs.items if request.source == "data" else inputs.train_items
             if source.kind != "images":
                 raise messages.RequestError("these examples have no images")
-            if request.source == "data":
-                pngs = [s.thumbnail(i) for i in request.indices]
-            else:
-                pngs = [source.png(i) for i in request.indices]
+            overlay = self.overlay if request.source == "data" else "none"
+            pngs = [self._thumbnail(source, i, overlay) for i in request.indices]
             reply = {"type": "thumbnails", "id": request.id, "indices": request.indices, "source": request.source}
             return reply | {"mime": "image/png"}, pngs
         if isinstance(request, messages.Detail):
-            with s.lock:
-                return {"id": request.id, **s.detail(request.index)}, []
+            return {"id": request.id, **payloads.detail(inputs, request.index, self._store.view(self.method).result)}, []
         if isinstance(request, messages.Next):
-            if not s.history:
-                raise messages.RequestError("wait for the first spotlight")
-            self._search(s.current_size(), next_rank=True)
+            self._next()
             return {"id": request.id, "ok": True}, []
         if isinstance(request, messages.Select):
-            with s.lock:
-                chosen = s.select(request.mode, request.threshold) if (s.history or request.mode == "none") else []
+            result = self._store.view(self.method).result
+            if result is None and request.mode != "none":
+                raise messages.RequestError(f"wait for the first {METHODS[self.method].noun}")
+            chosen = [] if result is None else payloads.selection(result, request.mode, request.threshold)
             self.selected = chosen
             return {"id": request.id, "ok": True, "count": len(chosen)}, []
         if isinstance(request, messages.Probe):
+            if inputs.probe_fn is None:
+                raise LookupError("no probe: pass probe= (an image -> per-class saliency callable)")
             # The model runs in the kernel's thread: probing is one image, one backward pass per class.
-            rows = s.probe(request.index, request.boxes, request.metric)
+            image = np.asarray(inputs.items.images()[request.index])
+            rows = probe_region(
+                inputs.probe_fn,
+                image,
+                request.boxes,
+                metric=request.metric,
+                threshold=inputs.saliency_threshold,
+                class_names=inputs.class_names,
+            )
             return {"id": request.id, "metric": request.metric, "classes": rows}, []
         raise messages.RequestError("unknown request")  # pragma: no cover - parse() covers every type
+
+    def _thumbnail(self, source: Any, index: int, overlay: str) -> bytes:
+        if overlay == "none":
+            return source.png(index)
+        overlays = self._inputs.overlays
+        return source.png(index, lambda image: overlays.paint(image, index, overlay), overlay)
+
+
+def _doing(request: SearchRequest) -> str:
+    """What a search is doing, as the status line says it."""
+    info = METHODS[request.method]
+    if request.method == "spotlight":
+        return f"searching S = {request.size}" + (" (next)" if request.next_rank else "")
+    return f"fitting {info.label}" + (f": S = {request.size}" if info.sized else "")

@@ -1,0 +1,185 @@
+"""What the front end receives, built by pure functions of the inputs and a result.
+
+Each function reads an ``ExplorerInputs`` and a result (or a ``MethodView``) and returns
+JSON-ready rows; none of them keeps or changes state, so the widget can build them in any
+thread and a failure in one part never leaves another part half-updated.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+import numpy as np
+import pandas as pd
+
+from ..describe import breakdown, caption
+from ..slices import SliceLike
+from .arrange import Arrangement, arrange
+from .inputs import ExplorerInputs, display
+from .methods import METHODS
+from .probing import image_shape
+from .store import MethodView
+
+TEXT_PREVIEW = 400
+"""Characters of a text shown on a gallery card (the detail view shows all of it)."""
+
+
+def caption_of(inputs: ExplorerInputs, result: SliceLike) -> str:
+    """The one-line description of a result the history strip shows (plain text)."""
+    return caption(result, inputs.metadata, labels=inputs.named("labels"), predictions=inputs.named("predictions"))
+
+
+def history_rows(inputs: ExplorerInputs, view: MethodView, captions: Sequence[str]) -> list[dict]:
+    """The history strip: one row per result seen with a method."""
+    noun = METHODS[view.method].noun
+    rows = []
+    for sp, text in zip(view.results, captions, strict=True):
+        top = sp.top_indices
+        rows.append(
+            {
+                "rank": sp.rank,
+                "size": sp.size,
+                "fraction": sp.size / inputs.total,
+                "weighted_loss": sp.weighted_loss,
+                "top_loss": float(inputs.losses[top].mean()) if len(top) else float("nan"),
+                "mass": float(np.sum(sp.weights)),
+                "members": len(sp.indices),
+                "caption": text,
+                "label": noun,
+            }
+        )
+    return rows
+
+
+def gallery_order(
+    inputs: ExplorerInputs,
+    tab: str,
+    result: SliceLike | None,
+    arrangement: Arrangement,
+    opponents: pd.DataFrame | None = None,
+) -> np.ndarray:
+    """Example indices of a gallery tab, sorted and filtered as ``arrangement`` says.
+
+    The opponents tab lists training examples, in ``opponents``' order (never arranged:
+    the arrangement's columns describe the explored examples).
+    """
+    if tab == "opponents":
+        return np.empty(0, dtype=np.int64) if opponents is None else opponents["index"].to_numpy()
+    if tab == "spotlight":
+        listed = result.indices if result is not None else np.empty(0, dtype=np.int64)
+    elif tab == "highest":
+        listed = inputs.loss_order
+    elif tab == "random":
+        listed = inputs.random_order
+    else:
+        raise ValueError(f"unknown tab {tab!r}; one of {', '.join(inputs.tabs())}")
+    a = arrangement
+    keep = inputs.groups(a.filter_column) == a.filter_group if a.filter_column and a.filter_group else None
+    weights = None if result is None else result.weights
+    key = inputs.sort_key(a.sort, weights) if a.sort else None
+    return arrange(listed, sort_key=key, descending=a.descending, keep=keep)
+
+
+def page_items(
+    inputs: ExplorerInputs,
+    tab: str,
+    result: SliceLike | None,
+    order: np.ndarray,
+    page: int,
+    page_size: int,
+    opponents: pd.DataFrame | None = None,
+) -> list[dict]:
+    """The cards of one gallery page."""
+    start = page * page_size
+    if tab == "opponents":
+        if opponents is None:
+            return []
+        frame = opponents.iloc[start : start + page_size]
+        return [train_item(inputs, int(i), float(v)) for i, v in zip(frame["index"], frame["influence"])]
+    weights = None if result is None else result.weights
+    return [item(inputs, int(i), weights, preview=True) for i in order[start : start + page_size]]
+
+
+def item(inputs: ExplorerInputs, index: int, weights: np.ndarray | None, *, preview: bool = False) -> dict:
+    """One example as a gallery card shows it."""
+    text = inputs.items.text(index)
+    if preview and text is not None and len(text) > TEXT_PREVIEW:
+        text = text[:TEXT_PREVIEW] + "…"
+    return {
+        "index": index,
+        "weight": None if weights is None else float(weights[index]),
+        "loss": float(inputs.losses[index]),
+        "label": inputs.name(inputs.labels, index),
+        "prediction": inputs.name(inputs.predictions, index),
+        "text": text,
+    }
+
+
+def train_item(inputs: ExplorerInputs, index: int, influence: float) -> dict:
+    """A training example in the opponents list: no loss or weight in this data, its influence instead."""
+    return {
+        "index": index,
+        "source": "train",
+        "influence": influence,
+        "weight": None,
+        "loss": None,
+        "label": None,
+        "prediction": None,
+        "text": inputs.train_items.text(index),
+    }
+
+
+def detail(inputs: ExplorerInputs, index: int, result: SliceLike | None) -> dict:
+    """Everything known about one example, metadata as display strings."""
+    inputs.check_index(index)
+    out = item(inputs, index, None if result is None else result.weights)
+    meta = inputs.metadata
+    out["fields"] = {} if meta is None else {str(k): display(v) for k, v in meta.iloc[index].items()}
+    if inputs.probe_fn is not None:
+        # The front end maps a region drawn on the thumbnail to the image's own pixels.
+        out["image_shape"] = list(image_shape(np.asarray(inputs.items.images()[index])))
+    return out
+
+
+def breakdown_rows(inputs: ExplorerInputs, result: SliceLike | None, column: str) -> list[dict]:
+    """The breakdown of one column for a result."""
+    if result is None or not column:
+        return []
+    frame = breakdown(result.weights, inputs.losses, inputs.column_values(column), counts=inputs.counts)
+    return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+
+
+def selection(result: SliceLike, mode: str, threshold: float | None = None) -> list[int]:
+    """Indices for the selection buttons: "top" (top-S set), "above" (weight >= threshold), "none"."""
+    if mode == "none":
+        return []
+    if mode == "top":
+        return sorted(int(i) for i in result.top_indices)
+    if mode == "above":
+        if threshold is None:
+            raise ValueError("selecting by weight needs a threshold")
+        w = result.weights
+        return [int(i) for i in np.flatnonzero((w >= threshold) & (w > 0))]
+    raise ValueError(f"unknown selection mode {mode!r}; one of top, above, none")
+
+
+def export_frame(inputs: ExplorerInputs, indices: Sequence[int], result: SliceLike | None) -> pd.DataFrame:
+    """Examples with index, weight, in_top, loss, label, prediction and every metadata column.
+
+    ``weight`` and ``in_top`` (whether the example is among the result's top S) are the
+    result's; NaN and False without one.
+    """
+    idx = np.asarray([inputs.check_index(int(i)) for i in indices], dtype=np.int64)
+    frame = pd.DataFrame({"index": idx})
+    frame["weight"] = result.weights[idx] if result is not None else np.nan
+    frame["in_top"] = np.isin(idx, result.top_indices) if result is not None else False
+    frame["loss"] = inputs.losses[idx]
+    if inputs.labels is not None:
+        frame["label"] = [inputs.name(inputs.labels, i) for i in idx]
+    if inputs.predictions is not None:
+        frame["prediction"] = [inputs.name(inputs.predictions, i) for i in idx]
+    if inputs.metadata is not None:
+        meta = inputs.metadata.iloc[idx].reset_index(drop=True)
+        taken = set(frame.columns)
+        meta.columns = [f"meta_{c}" if c in taken else c for c in meta.columns]
+        frame = pd.concat([frame, meta], axis=1)
+    return frame

@@ -1,0 +1,267 @@
+"""Every result the explorer has found, per method: the only state its worker thread writes.
+
+``ResultStore`` owns its lock. Readers take a ``MethodView``, an immutable snapshot of one
+method's history, and build what they show from it; nothing outside the store holds a
+reference to its mutable parts.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+
+from ..engine import SearchCancelled, SearchProgress, Spotlight, find_spotlights
+from ..slices import SliceLike, find_slices
+from .inputs import ExplorerInputs
+from .methods import METHODS
+
+# Companion methods return their results in ranked batches: asking for a few at once
+# saves refitting a clustering for every "next".
+_BATCH = 5
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One result the user has seen: its size key and its rank in that size's sequence."""
+
+    size: int
+    rank: int
+
+
+@dataclass(frozen=True)
+class MethodView:
+    """A snapshot of one method's history: what it has found, which one is shown, what is selected."""
+
+    method: str
+    entries: tuple[HistoryEntry, ...]
+    results: tuple[SliceLike, ...]
+    current: int
+    selection: tuple[int, ...]
+
+    @property
+    def result(self) -> SliceLike | None:
+        """The result shown (None before the first one)."""
+        return self.results[self.current] if self.results else None
+
+    @property
+    def size(self) -> int | None:
+        """S the shown result was asked for (a cluster's own size may differ)."""
+        return self.entries[self.current].size if self.entries else None
+
+
+class ResultStore:
+    """Results, histories, shown positions and selections of every method offered.
+
+    Parameters
+    ----------
+    inputs : ExplorerInputs
+        The data every search runs on.
+    """
+
+    def __init__(self, inputs: ExplorerInputs):
+        self.inputs = inputs
+        self._lock = threading.RLock()
+        methods = inputs.methods
+        self._results: dict[str, dict[int, list[SliceLike]]] = {m: {} for m in methods}
+        self._history: dict[str, list[HistoryEntry]] = {m: [] for m in methods}
+        self._current: dict[str, int] = dict.fromkeys(methods, -1)
+        self._selection: dict[str, tuple[int, ...]] = dict.fromkeys(methods, ())
+        # Counts the user's own moves through a method's history: a search that finishes
+        # after the user picked another entry must not take the view back.
+        self._moves: dict[str, int] = dict.fromkeys(methods, 0)
+        # Fits of methods that ignore S, by (method, n): a new size must not retrain scvis.
+        self._fits: dict[tuple[str, int], list[SliceLike]] = {}
+        self._memo: dict[tuple[str, str, int, int], Any] = {}
+
+    # -- reading --------------------------------------------------------------------------
+
+    def view(self, method: str) -> MethodView:
+        """A consistent snapshot of one method's state."""
+        with self._lock:
+            entries = tuple(self._history[method])
+            results = tuple(self._results[method][e.size][e.rank] for e in entries)
+            return MethodView(method, entries, results, self._current[method], self._selection[method])
+
+    def moves(self, method: str) -> int:
+        """How many times the user has moved through ``method``'s history (see ``find``)."""
+        with self._lock:
+            return self._moves[method]
+
+    def memo(self, kind: str, method: str, entry: HistoryEntry, compute: Callable[[], Any]) -> Any:
+        """A value derived from one result (its caption, its opponents), computed once."""
+        key = (kind, method, entry.size, entry.rank)
+        with self._lock:
+            if key in self._memo:
+                return self._memo[key]
+        value = compute()
+        with self._lock:
+            return self._memo.setdefault(key, value)
+
+    # -- the user's moves -----------------------------------------------------------------
+
+    def show(self, method: str, position: int) -> int:
+        """Make a history position (negative counts from the end) the shown one; returns it."""
+        with self._lock:
+            count = len(self._history[method])
+            if isinstance(position, bool) or not isinstance(position, int):
+                raise TypeError(f"a history position must be an int; got {position!r}")
+            if not -count <= position < count:
+                raise IndexError(f"no result #{position}: {count} found so far")
+            self._current[method] = position % count
+            self._moves[method] += 1
+            return self._current[method]
+
+    def select(self, method: str, indices: Sequence[int]) -> None:
+        """Keep a method's selection (checked, sorted example indices)."""
+        with self._lock:
+            self._selection[method] = tuple(indices)
+
+    # -- searches -------------------------------------------------------------------------
+
+    def find(
+        self,
+        method: str,
+        size: int,
+        *,
+        next_rank: bool = False,
+        moves: int | None = None,
+        progress: Callable[[SearchProgress], Any] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> HistoryEntry:
+        """Find (or recall) a method's first result at ``size``, or the next one after those seen.
+
+        Results already computed come back at once; a new Spotlight size warm-starts from
+        the spotlight shown. The result joins the method's history, and is shown unless
+        the user moved through the history since ``moves`` was read (``moves()``).
+
+        Raises
+        ------
+        LookupError
+            When the method has no further result at this size.
+        SearchCancelled
+            When ``cancel`` was set.
+        """
+        inputs = self.inputs
+        with self._lock:
+            found = list(self._results[method].get(size, []))
+            seen = [e.rank for e in self._history[method] if e.size == size]
+            rank = max(seen, default=-1) + 1 if next_rank else 0
+            history, current = self._history[method], self._current[method]
+            warm = method == "spotlight" and not found and history and inputs.preset == "fast"
+            init = self._results[method][history[current].size][history[current].rank] if warm else None
+        if rank >= len(found):
+            # The slow part runs without the lock, so the gallery stays usable meanwhile.
+            if method == "spotlight":
+                new = find_spotlights(
+                    inputs.embeddings,
+                    inputs.losses,
+                    n=1,
+                    size=size,
+                    counts=inputs.counts,
+                    preset=inputs.preset,
+                    init=init,
+                    after=found,
+                    device=inputs.device,
+                    seed=inputs.seed,
+                    progress=progress,
+                    cancel=cancel,
+                )
+            else:
+                new = self._companion(method, size, rank, progress=progress, cancel=cancel)[len(found) :]
+            # Some fits cannot be interrupted: drop their result if the user moved on.
+            if cancel is not None and cancel.is_set():
+                raise SearchCancelled(f"the {method} search was cancelled")
+        with self._lock:
+            stored = self._results[method].setdefault(size, [])
+            if rank >= len(stored) and len(stored) == len(found):
+                stored.extend(new)
+            if rank >= len(stored):
+                info = METHODS[method]
+                raise LookupError(f"{info.label} has no further {info.noun} at this size")
+            entry = HistoryEntry(size, rank)
+            history = self._history[method]
+            if entry not in history:
+                history.append(entry)
+            if moves is None or moves == self._moves[method]:
+                self._current[method] = history.index(entry)
+            return entry
+
+    def _companion(
+        self,
+        method: str,
+        size: int,
+        rank: int,
+        *,
+        progress: Callable[[SearchProgress], Any] | None = None,
+        cancel: threading.Event | None = None,
+    ) -> list[SliceLike]:
+        """The first ``rank + 1`` (at least a batch of) results of a companion method."""
+        inputs = self.inputs
+        info = METHODS[method]
+        wanted = max(rank + 1, _BATCH)
+        key = (method, wanted)
+        with self._lock:
+            cached = None if info.sized else self._fits.get(key)
+        if cached is not None:
+            return cached
+        embeddings = inputs.influence if method == "infembed" else inputs.embeddings
+        options = dict(inputs.method_options.get(method, {}))
+        if info.cancellable:
+            options["cancel"] = cancel
+        # labels and probs go to every method: find_slices hands them to those that take them.
+        found = list(
+            find_slices(
+                method,
+                embeddings,
+                inputs.losses,
+                n=wanted,
+                size=size,
+                seed=inputs.seed,
+                progress=progress,
+                labels=inputs.class_ids,
+                probs=inputs.probs,
+                **options,
+            )
+        )
+        if not info.sized:
+            with self._lock:
+                self._fits[key] = found
+        return found
+
+    def preload(self, spotlights: Sequence[SliceLike]) -> None:
+        """Add spotlights found elsewhere (the API, the command line, a distributed run).
+
+        They are grouped by size, each size's in rank order, so "next" continues their
+        sequence; the first one is shown.
+        """
+        n = self.inputs.n
+        if isinstance(spotlights, Spotlight) or not isinstance(spotlights, Sequence) or not spotlights:
+            raise TypeError("spotlights must be a non-empty list of Spotlight results (e.g. from find_spotlights)")
+        for sp in spotlights:
+            if not isinstance(sp, Spotlight):
+                raise TypeError(f"spotlights must be Spotlight results; got {type(sp).__name__}")
+            if sp.weights.shape != (n,):
+                raise ValueError(f"a spotlight has weights for {sp.weights.shape[0]} examples; the explorer has {n}")
+        if "spotlight" not in self._results:
+            raise ValueError("spotlights= needs the 'spotlight' method among the methods offered")
+        with self._lock:
+            for sp in sorted(spotlights, key=lambda sp: (sp.size, sp.rank)):
+                self._results["spotlight"].setdefault(sp.size, []).append(sp)
+            history = self._history["spotlight"]
+            for sp in spotlights:
+                by_size = self._results["spotlight"][sp.size]
+                history.append(HistoryEntry(sp.size, next(i for i, x in enumerate(by_size) if x is sp)))
+            self._current["spotlight"] = 0
+
+
+def opponents_of(inputs: ExplorerInputs, result: SliceLike, k: int) -> pd.DataFrame:
+    """A result's strongest opponents among the training examples (``slice_opponents``)."""
+    from ..infembed import slice_opponents
+
+    if inputs.train_influence is None:
+        raise LookupError("no training influence embeddings: pass train_influence= to see opponents")
+    return slice_opponents(result, inputs.train_influence, inputs.influence, k=k)
