@@ -32,7 +32,7 @@ def main() -> None:
     from spotlight_widget.explorer.thumbnails import encode_png, fit, to_uint8
     from spotlight_widget.synthetic import planted_clusters
 
-    data = planted_clusters(n=args.n, dim=args.dim, seed=0)
+    data = planted_clusters(n_rows=args.n, dim=args.dim, seed=0)
     images = np.random.default_rng(0).integers(0, 256, size=(args.n, 28, 28), dtype=np.uint8)
 
     t = time.perf_counter()

@@ -15,7 +15,7 @@ from spotlight_widget.synthetic import planted_clusters
 
 @pytest.fixture(scope="module")
 def data():
-    d = planted_clusters(n=1500, dim=16, n_clusters=10, fractions=(0.04,), seed=11)
+    d = planted_clusters(n_rows=1500, dim=16, n_clusters=10, fractions=(0.04,), seed=11)
     rng = np.random.default_rng(0)
     images = rng.integers(0, 256, size=(1500, 12, 10), dtype=np.uint8)
     meta = pd.DataFrame(
@@ -172,7 +172,7 @@ def test_selection_buttons_and_export(data):
     assert ex.selected == sorted(ex.spotlight.top_indices.tolist())
     frame = ex.to_dataframe()
     assert len(frame) == 60
-    assert list(frame.columns) == ["index", "weight", "in_top", "loss", "label", "prediction", "group", "age", "note"]
+    assert list(frame.columns) == ["index", "weight", "loss", "count", "in_top", "label", "prediction", "group", "age", "note"]
     assert frame["in_top"].all()
     np.testing.assert_allclose(frame["loss"], data[0].losses[frame["index"]], rtol=1e-6)
     assert (frame["weight"] > 0).all()

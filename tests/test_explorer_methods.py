@@ -18,7 +18,7 @@ QUICK = {"planespot": {"projection_options": {"iterations": 20}, "max_components
 
 @pytest.fixture(scope="module")
 def data():
-    d = planted_clusters(n=300, dim=8, n_clusters=6, fractions=(0.08,), seed=5)
+    d = planted_clusters(n_rows=300, dim=8, n_clusters=6, fractions=(0.08,), seed=5)
     labels = d.cluster % 3
     # Probabilities consistent with cross-entropy losses: the true label gets exp(-loss).
     true = np.exp(-d.losses)

@@ -67,7 +67,7 @@ def test_bad_overlays_fail_clearly(kwargs, error, match):
 
 
 def test_explorer_overlay_switch_changes_the_thumbnails():
-    d = planted_clusters(n=300, dim=8, n_clusters=5, fractions=(0.05,), seed=2)
+    d = planted_clusters(n_rows=300, dim=8, n_clusters=5, fractions=(0.05,), seed=2)
     images = np.full((300, 6, 5), 90, dtype=np.uint8)
     gt, sal = masks(n=300)
     ex = SpotlightExplorer(d.embeddings, d.losses, images, ground_truth=gt, saliency=sal, size=0.05)
@@ -96,7 +96,7 @@ def test_explorer_overlay_switch_changes_the_thumbnails():
 
 
 def test_probe_ranks_the_class_whose_saliency_matches_the_drawn_region():
-    d = planted_clusters(n=200, dim=8, n_clusters=4, fractions=(0.05,), seed=4)
+    d = planted_clusters(n_rows=200, dim=8, n_clusters=4, fractions=(0.05,), seed=4)
     images = np.zeros((200, 8, 12), dtype=np.uint8)
     calls = []
 
@@ -141,7 +141,7 @@ def test_probe_ranks_the_class_whose_saliency_matches_the_drawn_region():
 
 
 def test_probe_needs_a_callable_and_images():
-    d = planted_clusters(n=100, dim=4, n_clusters=2, fractions=(0.1,), seed=1)
+    d = planted_clusters(n_rows=100, dim=4, n_clusters=2, fractions=(0.1,), seed=1)
     with pytest.raises(TypeError, match="callable"):
         SpotlightExplorer(d.embeddings, d.losses, np.zeros((100, 4, 4)), probe="gradients")
     with pytest.raises(ValueError, match="images"):

@@ -175,7 +175,7 @@ def typedefs() -> dict[str, dict[str, Property]]:
 @pytest.fixture(scope="module")
 def published() -> dict[str, list[object]]:
     """Every value of the typed traits an explorer publishes while it is used."""
-    d = planted_clusters(n=400, dim=8, n_clusters=8, fractions=(0.05,), seed=3)
+    d = planted_clusters(n_rows=400, dim=8, n_clusters=8, fractions=(0.05,), seed=3)
     rng = np.random.default_rng(0)
     n = len(d.losses)
     metadata = pd.DataFrame({"site": rng.choice(["A", "B", "C"], size=n), "age": rng.integers(18, 90, size=n)})

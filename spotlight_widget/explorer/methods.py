@@ -29,8 +29,6 @@ class MethodInfo:
         Keys of ``INPUTS`` it cannot run without; it is offered by default when all are given.
     sized : bool
         Whether the requested size S changes its result (False: one fit serves every size).
-    cancellable : bool
-        Whether its finder accepts ``cancel=`` and stops when it is set.
     """
 
     name: str
@@ -39,7 +37,6 @@ class MethodInfo:
     title: str
     needs: tuple[str, ...] = ()
     sized: bool = True
-    cancellable: bool = False
 
 
 METHODS = {
@@ -48,18 +45,18 @@ METHODS = {
         "Spotlight",
         "spotlight",
         "A contiguous high-loss region of embedding space (d'Eon et al.)",
-        cancellable=True,
     ),
-    "highest-loss": MethodInfo("highest-loss", "Highest loss", "slice", "The S examples with the highest loss"),
+    "highest-loss": MethodInfo(
+        "highest-loss", "Highest loss", "slice", "The S examples with the highest loss; next, the S after them"
+    ),
     "kmeans": MethodInfo(
-        "kmeans", "K-means clusters", "cluster", "K-means clusters of the embeddings, worst first", cancellable=True
+        "kmeans", "K-means clusters", "cluster", "K-means clusters of the embeddings, worst first"
     ),
     "gmm": MethodInfo(
         "gmm",
         "Gaussian mixture",
         "cluster",
         "Gaussian-mixture clusters of the embeddings, worst first",
-        cancellable=True,
     ),
     "infembed": MethodInfo(
         "infembed",
@@ -75,7 +72,6 @@ METHODS = {
         "Mixture clusters of a 2-D map (scvis) plus the model's confidence (Plumb et al.), worst first",
         needs=("labels", "probs"),
         sized=False,
-        cancellable=True,
     ),
     "domino-style": MethodInfo(
         "domino-style",
@@ -85,7 +81,6 @@ METHODS = {
         "(Eyuboglu et al.), highest error rate first",
         needs=("labels", "probs"),
         sized=False,
-        cancellable=True,
     ),
 }
 

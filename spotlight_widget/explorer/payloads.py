@@ -8,11 +8,13 @@ thread and a failure in one part never leaves another part half-updated.
 from __future__ import annotations
 
 from collections.abc import Sequence
+
 import numpy as np
 import pandas as pd
 
 from ..describe import breakdown, caption
 from ..slices import SliceLike
+from ..slices.result import members_frame
 from .arrange import Arrangement, arrange
 from .inputs import ExplorerInputs, display
 from .methods import METHODS
@@ -163,16 +165,16 @@ def selection(result: SliceLike, mode: str, threshold: float | None = None) -> l
 
 
 def export_frame(inputs: ExplorerInputs, indices: Sequence[int], result: SliceLike | None) -> pd.DataFrame:
-    """Examples with index, weight, in_top, loss, label, prediction and every metadata column.
+    """Examples as every export has them (``FRAME_COLUMNS``), then label, prediction, metadata.
 
     ``weight`` and ``in_top`` (whether the example is among the result's top S) are the
-    result's; NaN and False without one.
+    result's; NaN and False without one. ``count`` is 1 without ``counts=``.
     """
     idx = np.asarray([inputs.check_index(int(i)) for i in indices], dtype=np.int64)
-    frame = pd.DataFrame({"index": idx})
-    frame["weight"] = result.weights[idx] if result is not None else np.nan
-    frame["in_top"] = np.isin(idx, result.top_indices) if result is not None else False
-    frame["loss"] = inputs.losses[idx]
+    if result is None:
+        frame = members_frame(idx, np.full(inputs.n, np.nan), inputs.losses, inputs.counts, np.empty(0, np.int64))
+    else:
+        frame = members_frame(idx, np.asarray(result.weights), inputs.losses, inputs.counts, result.top_indices)
     if inputs.labels is not None:
         frame["label"] = [inputs.name(inputs.labels, i) for i in idx]
     if inputs.predictions is not None:

@@ -209,9 +209,6 @@ class ResultStore:
         if cached is not None:
             return cached
         embeddings = inputs.influence if method == "infembed" else inputs.embeddings
-        options = dict(inputs.method_options.get(method, {}))
-        if info.cancellable:
-            options["cancel"] = cancel
         # labels and probs go to every method: find_slices hands them to those that take them.
         found = list(
             find_slices(
@@ -222,9 +219,10 @@ class ResultStore:
                 size=size,
                 seed=inputs.seed,
                 progress=progress,
+                cancel=cancel,
                 labels=inputs.class_ids,
                 probs=inputs.probs,
-                **options,
+                **inputs.method_options.get(method, {}),
             )
         )
         if not info.sized:

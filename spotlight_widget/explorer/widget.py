@@ -418,8 +418,9 @@ class SpotlightExplorer(anywidget.AnyWidget):
     def to_dataframe(self, spotlight: int | SliceLike | None = None) -> pd.DataFrame:
         """The selection (default) or a result's members, with every metadata column.
 
-        Columns: ``index``, ``weight`` and ``in_top`` (the example is among the result's
-        top S), ``loss``, ``label`` and ``prediction`` when given, then the metadata.
+        Columns: ``index``, ``weight``, ``loss``, ``count`` and ``in_top`` (the example is
+        among the result's top S), as every export has them (``Spotlight.to_frame``, the
+        command line), then ``label`` and ``prediction`` when given, then the metadata.
 
         Parameters
         ----------

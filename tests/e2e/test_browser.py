@@ -21,7 +21,7 @@ import numpy as np
 from spotlight_widget import SpotlightExplorer
 from spotlight_widget.synthetic import planted_clusters
 
-d = planted_clusters(n=1200, dim=16, n_clusters=8, fractions=(0.05,), seed=3)
+d = planted_clusters(n_rows=1200, dim=16, n_clusters=8, fractions=(0.05,), seed=3)
 rng = np.random.default_rng(0)
 images = rng.integers(0, 256, size=(1200, 16, 16, 3), dtype=np.uint8)
 labels = np.array(["<img src=x onerror=window.__pwned=1>", "<script>window.__pwned=1</script>"])[d.cluster % 2]
@@ -173,7 +173,7 @@ def _():
     from spotlight_widget import SpotlightExplorer
     from spotlight_widget.synthetic import planted_clusters
 
-    d = planted_clusters(n=800, dim=16, n_clusters=8, fractions=(0.05,), seed=4)
+    d = planted_clusters(n_rows=800, dim=16, n_clusters=8, fractions=(0.05,), seed=4)
     images = np.random.default_rng(0).integers(0, 256, size=(800, 16, 16), dtype=np.uint8)
     ex = SpotlightExplorer(d.embeddings, d.losses, images, size=0.05)
     ex.wait()
