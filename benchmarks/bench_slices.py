@@ -90,8 +90,8 @@ def child(args) -> None:
     """One measurement in a fresh process, so no method inherits another's freed heap."""
     from spotlight_widget.synthetic import planted_clusters
 
-    data = planted_clusters(n=args.n, dim=args.dim, separation=SCENARIOS[args.scenario], seed=args.seed)
-    warm = planted_clusters(n=2000, dim=16, seed=99)
+    data = planted_clusters(n_rows=args.n, dim=args.dim, separation=SCENARIOS[args.scenario], seed=args.seed)
+    warm = planted_clusters(n_rows=2000, dim=16, seed=99)
     # The first call pays for imports and lazy initialisation; keep that out of the numbers.
     measure(args.methods, warm.embeddings, warm.losses, args.size, 0)
     del warm
@@ -141,7 +141,7 @@ def run(args) -> list[dict]:
     rows = []
     for scenario, separation in SCENARIOS.items():
         for seed in range(args.seed, args.seed + args.seeds):
-            data = planted_clusters(n=args.n, dim=args.dim, separation=separation, seed=seed)
+            data = planted_clusters(n_rows=args.n, dim=args.dim, separation=separation, seed=seed)
             for method in methods:
                 try:
                     m = run_child(args, scenario, seed, method)

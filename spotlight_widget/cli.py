@@ -160,8 +160,6 @@ def run_find(args: argparse.Namespace) -> int:
             frame = frame[frame["weight"] > args.min_weight]
             frame.insert(0, "spotlight", sp.rank)
             frame.insert(0, "size", sp.size)
-            frame.insert(2, "rank_in_spotlight", np.arange(len(frame)))
-            frame["in_top"] = frame["rank_in_spotlight"] < len(sp.top_indices)
             frames.append(frame)
             if not args.quiet:
                 print(

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
+from numbers import Integral, Real
 
 import numpy as np
+
+from ._params import SEED, Interval, validate_params
+
+_POSITIVE = [Interval(Integral, 1, None, closed="left")]
 
 
 @dataclass(frozen=True)
@@ -30,8 +36,20 @@ class PlantedData:
     cluster: np.ndarray
 
 
+@validate_params(
+    {
+        "n_rows": _POSITIVE,
+        "dim": _POSITIVE,
+        "n_clusters": _POSITIVE,
+        "noise_fraction": [Interval(Real, 0, 1, closed="both")],
+        "separation": [Interval(Real, 0, None, closed="left")],
+        "intrinsic_dim": [None, *_POSITIVE],
+        "seed": SEED,
+        "n": [None, *_POSITIVE],
+    }
+)
 def planted_clusters(
-    n: int = 10_000,
+    n_rows: int = 10_000,
     dim: int = 512,
     *,
     fractions: tuple[float, ...] = (0.02,),
@@ -40,15 +58,16 @@ def planted_clusters(
     separation: float = 1.5,
     intrinsic_dim: int | None = 32,
     seed: int = 0,
+    n: int | None = None,
 ) -> PlantedData:
     """A Gaussian mixture in which some components are where the model fails.
 
     Parameters
     ----------
-    n, dim : int
+    n_rows, dim : int
         Number of points and their dimension.
     fractions : tuple of float
-        Size of each planted high-loss cluster as a fraction of n.
+        Size of each planted high-loss cluster as a fraction of ``n_rows``.
     n_clusters : int
         Number of ordinary mixture components besides the planted ones.
     noise_fraction : float
@@ -62,28 +81,40 @@ def planted_clusters(
         low-dimensional set. None: the mixture fills all ``dim`` dimensions.
     seed : int
         Seed of the random generator.
+    n : int, optional
+        Deprecated name of ``n_rows`` (in this package ``n`` counts results, never rows).
     """
+    if n is not None:
+        warnings.warn(
+            "planted_clusters(n=...) is deprecated: pass n_rows=... (n counts results in this package)",
+            FutureWarning,
+            stacklevel=3,
+        )
+        n_rows = n
     rng = np.random.default_rng(seed)
-    n_planted = [max(1, round(f * n)) for f in fractions]
-    n_rest = n - sum(n_planted)
+    n_planted = [max(1, round(f * n_rows)) for f in fractions]
+    n_rest = n_rows - sum(n_planted)
     if n_rest < n_clusters:
-        raise ValueError("n is too small for the requested clusters")
+        raise ValueError(
+            f"planted_clusters: n_rows ({n_rows}) is too small for {n_clusters} clusters besides "
+            f"the planted ones ({sum(n_planted)} rows)"
+        )
     k = n_clusters + len(n_planted)
     m = dim if intrinsic_dim is None else min(intrinsic_dim, dim)
     centers = rng.normal(size=(k, m)) * separation
     rest_assign = rng.integers(0, n_clusters, size=n_rest)
     assign = np.concatenate([rest_assign] + [np.full(c, n_clusters + j) for j, c in enumerate(n_planted)])
-    assign = assign[rng.permutation(n)]
-    z = centers[assign] + rng.normal(size=(n, m))
+    assign = assign[rng.permutation(n_rows)]
+    z = centers[assign] + rng.normal(size=(n_rows, m))
     if m == dim:
         x = z
     else:
         basis = rng.normal(size=(m, dim)) / np.sqrt(m)
-        x = z @ basis + 0.1 * rng.normal(size=(n, dim))
+        x = z @ basis + 0.1 * rng.normal(size=(n_rows, dim))
     # Most examples are confidently right; losses of wrong ones reach cross-entropy 5-20.
-    p_right = rng.beta(8, 1, size=n)
+    p_right = rng.beta(8, 1, size=n_rows)
     losses = -np.log(p_right)
-    noise = rng.random(n) < noise_fraction
+    noise = rng.random(n_rows) < noise_fraction
     planted = [np.flatnonzero(assign == n_clusters + j) for j in range(len(n_planted))]
     bad = noise.copy()
     for rows in planted:

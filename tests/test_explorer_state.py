@@ -285,7 +285,7 @@ class Walk:
         self.refused = False
 
     def act(self):
-        ex, rng = self.ex, self.rng
+        rng = self.rng
         kind = rng.choice(
             ["size", "next", "show", "method", "select", "page", "tab", "sort", "filter", "breakdown", "bad"],
             p=[0.12, 0.04, 0.1, 0.08, 0.1, 0.1, 0.08, 0.1, 0.1, 0.08, 0.1],

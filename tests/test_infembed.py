@@ -10,6 +10,7 @@ from torch import nn
 from torch.func import functional_call, grad, hessian, vmap
 from torch.utils.data import DataLoader, TensorDataset
 
+from spotlight_widget.engine import SearchProgress
 from spotlight_widget.infembed import (
     factor_hessian,
     head_influence_embeddings,
@@ -288,7 +289,8 @@ def test_progress_reports_every_stage(logreg):
     embed(logreg, progress=seen.append)
     last = {p.stage: p for p in seen}
     assert list(last) == ["hessian", "test", "train"]
-    assert [(p.done, p.total) for p in last.values()] == [(39, 39), (60, 60), (240, 240)]
+    assert all(isinstance(p, SearchProgress) for p in seen)
+    assert [(p.step, p.total) for p in last.values()] == [(39, 39), (60, 60), (240, 240)]
 
 
 @pytest.mark.parametrize(
@@ -300,7 +302,7 @@ def test_progress_reports_every_stage(logreg):
         ({"train": [1, 2, 3]}, TypeError, "pair, a torch Dataset or a DataLoader"),
         ({"test": (np.array([["a"] * 12]), np.array([0]))}, TypeError, "numeric"),
         ({"rank": 40, "arnoldi_dim": 30}, ValueError, "cannot exceed arnoldi_dim"),
-        ({"rank": 0}, ValueError, "rank must be >= 1"),
+        ({"rank": 0}, ValueError, r"influence_embeddings: rank must be an int in \[1, inf\); got 0"),
         ({"damping": -1.0}, ValueError, "damping"),
         ({"layers": "fc"}, ValueError, "match no parameter"),
         ({"loss_fn": nn.CrossEntropyLoss(reduction="none"), "test": "oops"}, TypeError, "test must be"),

@@ -105,7 +105,7 @@ def test_predictions_reach_only_the_finders_that_declared_them(isolated_registry
     calls = {}
 
     def finder_for(name):
-        def finder(embeddings, losses, *, n, size, seed, progress, **options):
+        def finder(embeddings, losses, *, n, size, seed, progress, cancel, **options):
             calls[name] = options
             return [Slice(name, np.ones(len(losses)))]
 
@@ -273,7 +273,7 @@ def test_planespot_progress_and_cancel(problem):
         ({"n": 0}, ValueError, "n must be"),
         ({"max_components": 0}, ValueError, "max_components must be"),
         ({"min_components": 0}, ValueError, "min_components must be"),
-        ({"weight": -0.1}, ValueError, "weight must be a non-negative number"),
+        ({"weight": -0.1}, ValueError, r"weight must be a number in \[0, inf\); got -0.1"),
         ({"projection": "umap"}, ValueError, "projection must be one of"),
         ({"projection": np.zeros((5, 2))}, ValueError, r"projection array must have shape \(800, 2\)"),
         ({"projection": np.full((800, 2), np.nan)}, ValueError, "projection has 800 rows with NaN"),
@@ -283,7 +283,7 @@ def test_planespot_progress_and_cancel(problem):
             TypeError,
             "projection_options only apply",
         ),
-        ({"confidence_from": "logits"}, ValueError, "confidence must be 'auto', 'probs' or 'loss'"),
+        ({"confidence_from": "logits"}, ValueError, "confidence_from must be one of 'auto', 'loss', 'probs'"),
         ({"losses": np.ones(5)}, ValueError, "losses has 5 entries"),
         ({"labels": np.ones(5)}, ValueError, "labels has 5 entries but the losses have 800"),
     ],
@@ -361,10 +361,10 @@ def test_domino_style_reduces_wide_embeddings_and_reports_progress(problem):
 @pytest.mark.parametrize(
     ("change", "error", "match"),
     [
-        ({"k": 801}, ValueError, "k must be in"),
+        ({"k": 801}, ValueError, r"k \(801\) cannot exceed the number of examples"),
         ({"k": 2.5}, TypeError, "k must be an int"),
         ({"max_iter": 0}, ValueError, "max_iter must be"),
-        ({"tol": -1.0}, ValueError, "tol must be a non-negative number"),
+        ({"tol": -1.0}, ValueError, r"tol must be a number in \[0, inf\); got -1.0"),
         ({"y_log_likelihood_weight": np.nan}, ValueError, "y_log_likelihood_weight"),
         ({"labels": None}, ValueError, "domino-style needs labels"),
         ({"probs": np.full(800, 2.0)}, ValueError, r"probs must be probabilities in \[0, 1\]"),

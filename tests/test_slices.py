@@ -43,7 +43,7 @@ def test_slice_and_spotlight_satisfy_the_protocol(spotlight):
 
 
 def test_summaries_of_spotlights_and_slices_tabulate_together(spotlight, planted):
-    sl = highest_loss(planted.losses, 0.02)
+    sl = highest_loss(None, planted.losses, n=1, size=0.02)[0]
     assert spotlight.summary().keys() == sl.summary().keys()
     table = pd.DataFrame([spotlight.summary(), sl.summary()])
     assert table["method"].tolist() == ["spotlight", "highest-loss"]
@@ -91,15 +91,31 @@ def test_soft_slice_size_is_the_rounded_mass():
 def test_without_losses_the_loss_summaries_are_nan():
     sl = Slice("x", [1.0, 0.0])
     assert np.isnan(sl.weighted_loss) and np.isnan(sl.top_loss) and np.isnan(sl.score)
-    assert list(sl.to_frame().columns) == ["index", "weight"]
+    frame = sl.to_frame()
+    assert list(frame.columns) == ["index", "weight", "loss", "count", "in_top"]
+    assert frame["loss"].isna().all()
 
 
 def test_to_frame_lists_members_highest_weight_first():
     sl = Slice("x", [0.2, 0.0, 0.9], losses=[5.0, 6.0, 7.0])
     frame = sl.to_frame()
-    assert list(frame.columns) == ["index", "weight", "loss"]
+    assert list(frame.columns) == ["index", "weight", "loss", "count", "in_top"]
     assert frame["index"].tolist() == [2, 0]
     assert frame["loss"].tolist() == [7.0, 5.0]
+    assert frame["count"].tolist() == [1.0, 1.0]
+
+
+def test_to_frame_marks_the_top_set_and_matches_the_spotlights_columns(spotlight, planted):
+    soft = Slice("gmm", [0.9, 0.6, 0.3, 0.1, 0.0], losses=[1.0, 2.0, 3.0, 4.0, 5.0])
+    assert soft.size == 2
+    assert soft.to_frame()["in_top"].tolist() == [True, True, False, False]
+    assert Slice("x", [0.5, 0.0]).to_frame()["loss"].isna().all()
+    spot_frame = spotlight.to_frame()
+    assert list(spot_frame.columns) == list(soft.to_frame().columns)
+    assert spot_frame["in_top"].sum() == spotlight.size
+    assert sorted(spot_frame.loc[spot_frame["in_top"], "index"]) == sorted(spotlight.top_indices)
+    sl = kmeans_slices(planted.embeddings, planted.losses, n=1)[0]
+    assert sl.to_frame()["in_top"].sum() == sl.size
 
 
 def test_stores_read_only_copies():
@@ -143,10 +159,10 @@ def test_repr_names_method_rank_and_size():
         ({"weights": ["a", "b"]}, TypeError, "numeric"),
         ({"weights": [1.0, 0.0], "losses": [1.0, 2.0, 3.0]}, ValueError, "losses has 3 entries but weights has 2"),
         ({"weights": [1.0, 0.0], "losses": [1.0, np.inf]}, ValueError, "losses.*NaN or infinite"),
-        ({"method": ""}, TypeError, "method"),
-        ({"method": 3}, TypeError, "method"),
-        ({"rank": -1}, ValueError, "rank"),
-        ({"rank": True}, ValueError, "rank"),
+        ({"method": ""}, ValueError, "Slice: method must be a non-empty str"),
+        ({"method": 3}, TypeError, r"Slice: method must be a str; got 3 \(int\)"),
+        ({"rank": -1}, ValueError, r"Slice: rank must be an int in \[0, inf\); got -1"),
+        ({"rank": True}, TypeError, r"Slice: rank must be an int in \[0, inf\); got True \(bool\)"),
         ({"score": "high"}, TypeError, "score"),
         ({"info": [1, 2]}, TypeError, "info"),
     ],
@@ -161,22 +177,35 @@ def test_validation(kwargs, error, match):
 
 
 def test_highest_loss_is_the_top_s_losses(planted):
-    sl = highest_loss(planted.losses, 0.02)
+    sl = highest_loss(planted.embeddings, planted.losses, n=1, size=0.02)[0]
     s = round(0.02 * planted.losses.shape[0])
-    assert sl.size == s and sl.is_hard and sl.method == "highest-loss"
+    assert sl.size == s and sl.is_hard and sl.method == "highest-loss" and sl.rank == 0
     assert planted.losses[sl.top_indices].min() >= np.delete(planted.losses, sl.top_indices).max()
-    assert highest_loss(planted.losses, s).indices.tolist() == sl.indices.tolist()
+    assert highest_loss(None, planted.losses, n=1, size=s)[0].indices.tolist() == sl.indices.tolist()
+
+
+def test_highest_loss_ranks_successive_blocks_of_s():
+    losses = np.array([5.0, 1.0, 9.0, 7.0, 3.0, 8.0, 2.0])
+    found = highest_loss(None, losses, n=5, size=2)
+    assert [s.rank for s in found] == [0, 1, 2]
+    assert [sorted(s.indices.tolist()) for s in found] == [[2, 5], [0, 3], [4, 6]]
+    assert [s.score for s in found] == [8.5, 6.0, 2.5]
 
 
 def test_highest_loss_breaks_ties_by_index():
-    sl = highest_loss([1.0, 3.0, 3.0, 3.0, 0.0], 2)
+    sl = highest_loss(None, [1.0, 3.0, 3.0, 3.0, 0.0], size=2)[0]
     assert sorted(sl.indices.tolist()) == [1, 2]
+
+
+def test_highest_loss_checks_embeddings_when_given(planted):
+    with pytest.raises(ValueError, match="losses has 3000 entries but the embeddings have 10 rows"):
+        highest_loss(planted.embeddings[:10], planted.losses)
 
 
 @pytest.mark.parametrize(("size", "error"), [(0, ValueError), (5, ValueError), (1.5, ValueError), ("2%", TypeError)])
 def test_highest_loss_rejects_bad_sizes(size, error):
-    with pytest.raises(error):
-        highest_loss(np.arange(5.0), size)
+    with pytest.raises(error, match="size"):
+        highest_loss(None, np.arange(5.0), size=size)
 
 
 # --- clustering baselines -------------------------------------------------------------
@@ -268,9 +297,9 @@ def test_progress_and_cancel(fit, planted):
         ({"losses": np.ones(5)}, ValueError, "losses has 5 entries"),
         ({"embeddings": np.full((10, 3), np.nan)}, ValueError, "embeddings has 10 rows with NaN"),
         ({"embeddings": np.ones(10)}, ValueError, "2-D"),
-        ({"k": 1}, ValueError, "k must be in"),
-        ({"k": 11}, ValueError, "k must be in"),
-        ({"k": 2.5}, TypeError, "k must be an int"),
+        ({"k": 1}, ValueError, r"k must be None or an int in \[2, inf\); got 1"),
+        ({"k": 11}, ValueError, r"k \(11\) cannot exceed the number of examples \(10\)"),
+        ({"k": 2.5}, TypeError, r"k must be None or an int .*; got 2.5 \(float\)"),
         ({"n": 0}, ValueError, "n must be"),
         ({"size": 10}, ValueError, "smaller than the data"),
     ],
@@ -307,7 +336,7 @@ def test_find_slices_runs_every_method(method, planted):
     if method == "spotlight":
         assert all(isinstance(s, Spotlight) for s in found)
     if method == "highest-loss":
-        assert len(found) == 1
+        assert len(found) == 2 and not set(found[0].indices) & set(found[1].indices)
     else:
         assert precision(found[0], planted.planted[0]) > 0.9
 
@@ -319,7 +348,7 @@ def test_find_slices_passes_options_to_the_method(planted):
     assert spot.preset == "fast"
     with pytest.raises(TypeError, match="unexpected keyword"):
         find_slices("gmm", planted.embeddings, planted.losses, colour="red")
-    with pytest.raises(TypeError, match="highest-loss takes no options"):
+    with pytest.raises(TypeError, match="unexpected keyword argument 'k'"):
         find_slices("highest-loss", planted.embeddings, planted.losses, k=3)
 
 
@@ -331,27 +360,46 @@ def test_find_slices_highest_loss_without_embeddings(planted):
 
 
 def test_find_slices_rejects_unknown_methods_and_bad_arguments(planted):
-    with pytest.raises(ValueError, match="unknown slice method 'dbscan'.*gmm.*highest-loss.*kmeans.*spotlight"):
+    with pytest.raises(ValueError, match="find_slices: method must be one of .*'gmm'.*'kmeans'.*; got 'dbscan'$"):
         find_slices("dbscan", planted.embeddings, planted.losses)
     with pytest.raises(TypeError, match="method must be a str"):
         find_slices(None, planted.embeddings, planted.losses)
-    with pytest.raises(TypeError, match="single fraction or count"):
+    with pytest.raises(TypeError, match=r"size must be a number in \(0, 1\) or an int in \[1, inf\)"):
         find_slices("kmeans", planted.embeddings, planted.losses, size=[0.01, 0.02])
     with pytest.raises(ValueError, match="n must be"):
         find_slices("kmeans", planted.embeddings, planted.losses, n=0)
 
 
+@pytest.mark.parametrize(
+    "method", ["spotlight", "highest-loss", "kmeans", "gmm", "planespot", "domino-style", "infembed"]
+)
+@pytest.mark.parametrize("kind", ["event", "callable"])
+def test_every_builtin_method_stops_when_cancel_is_already_set(method, kind, planted):
+    stop = threading.Event()
+    stop.set()
+    cancel = stop if kind == "event" else stop.is_set
+    labels = (planted.losses > np.median(planted.losses)).astype(int)
+    probs = np.clip(1.0 - planted.losses / planted.losses.max(), 0.0, 1.0)
+    seen = []
+    with pytest.raises(SearchCancelled):
+        find_slices(
+            method, planted.embeddings, planted.losses, labels=labels, probs=probs, cancel=cancel, progress=seen.append
+        )
+    assert seen == []
+
+
 def test_registered_methods_receive_the_common_arguments(isolated_registry, planted):
     calls = []
 
-    def finder(embeddings, losses, *, n, size, seed, progress, **options):
-        calls.append({"n": n, "size": size, "seed": seed, "options": options})
+    def finder(embeddings, losses, *, n, size, seed, progress, cancel, **options):
+        calls.append({"n": n, "size": size, "seed": seed, "cancel": cancel, "options": options})
         return [Slice("mine", np.asarray(losses) > 5, losses=losses)]
 
     register_method("mine", finder)
     assert "mine" in available_methods()
-    found = find_slices("mine", planted.embeddings, planted.losses, n=4, size=50, seed=9, alpha=1)
-    assert calls == [{"n": 4, "size": 50, "seed": 9, "options": {"alpha": 1}}]
+    stop = threading.Event()
+    found = find_slices("mine", planted.embeddings, planted.losses, n=4, size=50, seed=9, cancel=stop, alpha=1)
+    assert calls == [{"n": 4, "size": 50, "seed": 9, "cancel": stop, "options": {"alpha": 1}}]
     assert found[0].method == "mine"
 
 

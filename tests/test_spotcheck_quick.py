@@ -21,8 +21,8 @@ from benchmarks.spotcheck.config import (
     sample_config,
 )
 from benchmarks.spotcheck.images import COLORS, Geometry, render
-from benchmarks.spotcheck.metrics import discovery, error_rates, mean_and_se, score_groups
 from benchmarks.spotcheck.methods import QUICK_METHODS
+from benchmarks.spotcheck.metrics import discovery, error_rates, mean_and_se, score_groups
 from benchmarks.spotcheck.pretrain import PretrainRecipe
 from benchmarks.spotcheck.runner import markdown, run_benchmark
 from benchmarks.spotcheck.train import Recipe

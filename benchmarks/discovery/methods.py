@@ -21,11 +21,6 @@ from .cases import Case
 from .prepared import discovery_inputs
 
 
-
-
-
-
-
 def oracle(case: Case, *, n: int, seed: int) -> list[Slice]:
     """The planted groups themselves."""
     return [hard_slice("oracle", g, case, r) for r, g in enumerate(case.groups)]

@@ -271,7 +271,7 @@ def clusters(case: Case, variant: Variant) -> list[np.ndarray]:
     k = variant.k if variant.k is not None else round(v.n_rows / slice_size(v))
     # Correctness makes infembed rank by accuracy, i.e. by error rate.
     outcome, rank = (~v.errors, "loss") if variant.ranking == "error rate" else (v.losses, variant.ranking)
-    found = infembed(x, outcome, k, rank=rank, normalize=variant.normalize, seed=case.seed)
+    found = infembed(x, outcome, k=k, rank=rank, normalize=variant.normalize, seed=case.seed)
     return [np.asarray(s.top_indices, dtype=np.int64) for s in found]
 
 

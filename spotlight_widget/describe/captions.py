@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
+from .._params import Interval, validate_params
 from ._text import _plain
 from ._weighted import _from_spotlight
 from .groups import _overall, describe, metadata_frame
@@ -24,6 +25,7 @@ def _loss(value: float) -> str:
     return f"{value:.3g}"
 
 
+@validate_params({"max_parts": [Interval(Integral, 0, None, closed="left")]})
 def caption(
     spotlight: Any,
     metadata: Any = None,
@@ -59,8 +61,6 @@ def caption(
         at 40 characters); escape it for HTML where it is shown. "no group stands out"
         when nothing can be said.
     """
-    if isinstance(max_parts, bool) or not isinstance(max_parts, (int, np.integer)) or max_parts < 0:
-        raise ValueError(f"max_parts must be a non-negative int; got {max_parts!r}")
     data = _from_spotlight(spotlight)
     tables: list[tuple[str, pd.DataFrame]] = []
     if labels is not None:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from .._params import InstanceOf, Interval, validate_params
 from ._weighted import _from_spotlight, _Weighted, _weighted
-from .stats import _check_confidence, _group_stats, _n_eff
+from .stats import _group_stats, _n_eff
+
+_BINS = [Interval(Integral, 1, None, closed="left")]
+_CONFIDENCE = [Interval(Real, 0, 1, closed="neither")]
 
 # Numeric columns with more distinct values than this are binned by quantiles.
 _MAX_NUMERIC_GROUPS = 12
@@ -38,6 +43,7 @@ def metadata_frame(metadata: Any, n: int, *, against: str | None = None) -> pd.D
     return frame.reset_index(drop=True)
 
 
+@validate_params({"bins": _BINS})
 def groups_of(values: Any, *, bins: int = 5) -> pd.Series:
     """Group label of every example: many-valued numbers in quantile bins, anything else by its text.
 
@@ -70,8 +76,6 @@ def groups_of(values: Any, *, bins: int = 5) -> pd.Series:
         more than one dimension), or values whose text cannot be computed (the error names
         the column and its dtype).
     """
-    if isinstance(bins, bool) or not isinstance(bins, (int, np.integer)) or bins < 1:
-        raise ValueError(f"bins must be a positive int; got {bins!r}")
     series = _column(values)
     if series.dtype.kind in "iuf":
         numbers = series.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -118,6 +122,7 @@ def _by_text(series: pd.Series) -> pd.Series:
     return text.where(~missing, _MISSING)
 
 
+@validate_params({"bins": _BINS, "confidence": _CONFIDENCE})
 def breakdown(
     weights: np.ndarray,
     losses: np.ndarray,
@@ -157,7 +162,6 @@ def breakdown(
         ``loss_all`` (the group's mean loss in the data set), then ``lift_low``,
         ``lift_high``, ``p_value`` and ``loss_out`` as in :func:`describe`.
     """
-    confidence = _check_confidence(confidence)
     w = np.asarray(weights, dtype=np.float64)
     loss = np.asarray(losses, dtype=np.float64)
     if w.shape != loss.shape:
@@ -173,6 +177,14 @@ def breakdown(
     return out.sort_values(["lift", "count"], ascending=[False, False], kind="stable").reset_index(drop=True)
 
 
+@validate_params(
+    {
+        "columns": [None, str, InstanceOf(Sequence, "sequence of column names")],
+        "bins": _BINS,
+        "confidence": _CONFIDENCE,
+        "min_count": [Interval(Real, 0, None, closed="left")],
+    }
+)
 def describe(
     spotlight: Any,
     metadata: Any,
@@ -240,7 +252,6 @@ def describe(
     TypeError
         ``spotlight`` without weights, ``metadata`` that is not a table.
     """
-    confidence = _check_confidence(confidence)
     data = _from_spotlight(spotlight)
     frame = metadata_frame(metadata, data.n)
     if columns is None:

@@ -119,8 +119,3 @@ def _group_stats(
     return {"group": names[order], **{key: value[order] for key, value in columns.items()}}
 
 
-def _check_confidence(confidence: float) -> float:
-    confidence = float(confidence)
-    if not 0 < confidence < 1:
-        raise ValueError(f"confidence must lie in (0, 1); got {confidence}")
-    return confidence

@@ -5,12 +5,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import sparse
 
+from .._params import Interval, validate_params
 from ._weighted import _from_spotlight, _top_rows
 from .stats import _n_eff, _share_test
 
@@ -73,6 +75,14 @@ def _texts(texts: Any, n: int) -> list[str]:
     return out
 
 
+@validate_params(
+    {
+        "tokenizer": [None, callable],
+        "top": [Interval(Integral, 1, None, closed="left")],
+        "min_count": [Interval(Real, 0, None, closed="left")],
+        "examples": [Interval(Integral, 0, None, closed="left")],
+    }
+)
 def token_summary(
     texts: Sequence[str],
     spotlight: Any,

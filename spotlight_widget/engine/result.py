@@ -154,15 +154,16 @@ class Spotlight:
         return out
 
     def to_frame(self):
-        """The spotlight's members as a DataFrame (index, weight, loss), highest weight first."""
-        import pandas as pd
+        """The spotlight's members as a DataFrame, highest weight first (the order of ``indices``).
 
-        frame = pd.DataFrame({"index": self.indices, "weight": self.weights[self.indices]})
-        if self.losses is not None:
-            frame["loss"] = self.losses[self.indices]
-        if self.counts is not None:
-            frame["count"] = self.counts[self.indices]
-        return frame
+        Columns, the same for every result (``spotlight_widget.slices.Slice.to_frame``
+        too): "index", "weight", "loss" (NaN without losses), "count" (the example's
+        multiplicity, 1 without counts) and "in_top" (whether the row is in the top-S
+        set, ``top_indices``).
+        """
+        from ..slices.result import members_frame
+
+        return members_frame(self.indices, self.weights, self.losses, self.counts, self.top_indices)
 
     def summary(self) -> dict[str, Any]:
         """One row describing the spotlight, with the same keys as ``Slice.summary``.

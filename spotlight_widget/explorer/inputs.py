@@ -112,6 +112,9 @@ class ExplorerInputs:
     ) -> ExplorerInputs:
         """Check every input (see ``SpotlightExplorer`` for the parameters).
 
+        Scalar options (sizes, seed, page and thumbnail sizes) are declared and checked by
+        ``SpotlightExplorer``; this checks the data.
+
         Raises
         ------
         TypeError, ValueError
@@ -121,10 +124,6 @@ class ExplorerInputs:
         n = emb.shape[0]
         loss = as_vector(losses, "losses", length=n, dtype=torch.float64).numpy()
         counted = None if counts is None else as_vector(counts, "counts", length=n, dtype=torch.float64).numpy()
-        if isinstance(thumbnail_size, bool) or not isinstance(thumbnail_size, (int, np.integer)):
-            raise TypeError(f"thumbnail_size must be an int number of pixels; got {thumbnail_size!r}")
-        if not 8 <= thumbnail_size <= 1024:
-            raise ValueError(f"thumbnail_size must be in [8, 1024] pixels; got {thumbnail_size}")
         shown = ItemSource(items, n, side=int(thumbnail_size))
         overlays = Overlays(ground_truth, saliency, n, threshold=saliency_threshold)
         if shown.kind != "images" and len(overlays.available()) > 1:
@@ -135,8 +134,6 @@ class ExplorerInputs:
             )
         if probe is not None and shown.kind != "images":
             raise ValueError("probing draws regions on images: pass images as items")
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
-            raise TypeError(f"seed must be an int; got {seed!r}")
         meta = None if metadata is None else metadata_frame(metadata, n, against=f"the embeddings have {n}")
         true = _check_column(labels, "labels", n)
         predicted = _check_column(predictions, "predictions", n)

@@ -13,6 +13,7 @@ import logging
 import pathlib
 import threading
 from collections.abc import Sequence
+from numbers import Integral
 from typing import Any
 
 import anywidget
@@ -20,7 +21,9 @@ import numpy as np
 import pandas as pd
 import traitlets as t
 
+from .._params import SEED, SIZE, InstanceOf, Interval, Options, validate_params
 from ..engine import SearchProgress, Spotlight
+from ..engine.presets import Preset
 from ..slices import SliceLike
 from . import messages, payloads
 from .arrange import Arrangement
@@ -203,6 +206,17 @@ class SpotlightExplorer(anywidget.AnyWidget):
     # The example open in the detail panel (-1: closed).
     detail = t.Int(-1).tag(sync=True)
 
+    @validate_params(
+        {
+            "size": SIZE,
+            "seed": SEED,
+            "preset": [Options({"fast", "paper"}), InstanceOf(Preset, "Preset")],
+            "page_size": [Interval(Integral, 1, 500, closed="both")],
+            "thumbnail_size": [Interval(Integral, 8, 1024, closed="both")],
+            "methods": [None, str, InstanceOf(Sequence, "sequence of method names")],
+        },
+        caller="SpotlightExplorer",
+    )
     def __init__(
         self,
         embeddings: Any,

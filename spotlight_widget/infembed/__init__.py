@@ -12,7 +12,6 @@ Importing this package registers "infembed" with ``spotlight_widget.slices.find_
 """
 
 from ..slices import register_method
-from ._progress import InfEmbedProgress
 from .discovery import infembed, infembed_rule, infembed_slices
 from .embeddings import InfluenceEmbeddings, embed_examples, influence_embeddings
 from .factor import HessianFactors, factor_hessian
@@ -25,7 +24,6 @@ register_method("infembed", infembed_slices)
 __all__ = [
     "Clustering",
     "HessianFactors",
-    "InfEmbedProgress",
     "InfluenceEmbeddings",
     "embed_examples",
     "factor_hessian",

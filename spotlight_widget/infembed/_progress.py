@@ -1,46 +1,34 @@
-"""Progress reporting for the long stages: a user callback, a tqdm bar, or nothing."""
+"""Progress reporting for the long stages: a user callback, a tqdm bar, or nothing.
+
+Callbacks receive the package's one progress type, ``SearchProgress``: ``stage`` is
+"hessian" (Arnoldi iterations, one Hessian-vector product over the Hessian sample each),
+"test" or "train" (examples embedded so far); ``step`` and ``total`` count the units of
+that stage; ``objective`` is NaN (there is none).
+"""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 
+from ..engine.optimize import SearchProgress
 
-@dataclass(frozen=True)
-class InfEmbedProgress:
-    """What a progress callback receives.
-
-    Attributes
-    ----------
-    stage : str
-        ``"hessian"`` (Arnoldi iterations, one Hessian-vector product over the Hessian
-        sample each), ``"test"`` or ``"train"`` (examples embedded so far).
-    done, total : int
-        Units finished and expected in this stage.
-    """
-
-    stage: str
-    done: int
-    total: int
-
-
-ProgressArg = bool | Callable[[InfEmbedProgress], None] | None
+ProgressArg = bool | Callable[[SearchProgress], object] | None
+PROGRESS_ARG = [None, bool, callable]
+"""Constraint of ``progress`` here: None, True/False (tqdm bars or none), or a callable."""
 
 
 class Reporter:
     """Turns ``progress`` (None/False, True for tqdm bars, or a callable) into updates."""
 
     def __init__(self, progress: ProgressArg) -> None:
-        if progress is not None and not isinstance(progress, bool) and not callable(progress):
-            raise TypeError(f"progress must be None, a bool or a callable; got {type(progress).__name__}")
         self._callback = progress if callable(progress) else None
         self._bars = progress is True
         self._bar = None
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         if self._callback is not None:
-            self._callback(InfEmbedProgress(stage, done, total))
+            self._callback(SearchProgress(step=done, total=total, objective=float("nan"), stage=stage))
         if self._bars:
             from tqdm.auto import tqdm
 

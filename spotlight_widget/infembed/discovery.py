@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import numbers
 from dataclasses import dataclass
+from numbers import Integral, Real
 from typing import Any, Literal
 
 import numpy as np
 import torch
 
 from .._inputs import as_matrix, as_vector, resolve_size
+from .._params import CANCEL, N_RESULTS, PROGRESS, SEED, SIZE, Interval, Options, validate_params
+from ..engine.optimize import ProgressFn
 from ..slices import Slice
-from ._checks import nonnegative_float, positive_int
+from ..slices.baselines import _report
 from .kmeans import normalized_kmeans
 
 Kind = Literal["auto", "correct", "loss"]
@@ -45,26 +47,29 @@ class _Outcomes:
         return {"mean_loss": self.score(rows)}
 
 
-def _embeddings(emb: Any) -> np.ndarray:
-    x = as_matrix(emb, "influence embeddings", dtype=torch.float64).numpy()
+_COUNT = [Interval(Integral, 1, None, closed="left")]
+_KIND = [Options({"auto", "correct", "loss"})]
+_RANKING = [Options({"loss", "planespot"})]
+
+
+def _embeddings(embeddings: Any) -> np.ndarray:
+    x = as_matrix(embeddings, "embeddings", dtype=torch.float64).numpy()
     if x.shape[0] < 2:
         raise ValueError(f"slice discovery needs at least 2 examples; got {x.shape[0]}")
     return x
 
 
 def _outcomes(values: Any, n: int, kind: Kind) -> _Outcomes:
-    if kind not in ("auto", "correct", "loss"):
-        raise ValueError(f"kind must be 'auto', 'correct' or 'loss'; got {kind!r}")
     raw = values.detach().cpu().numpy() if isinstance(values, torch.Tensor) else values
     is_bool = getattr(np.asarray(raw), "dtype", None) == np.bool_
-    v = as_vector(values, "losses_or_correct", length=n, dtype=torch.float64).numpy()
+    v = as_vector(values, "losses", length=n, dtype=torch.float64).numpy()
     binary = bool(np.isin(v, (0.0, 1.0)).all())
     if kind == "auto":
         if is_bool:
             kind = "correct"
         elif binary and np.asarray(raw).dtype.kind in "iu":
             raise ValueError(
-                "losses_or_correct holds 0/1 integers: pass kind='correct' (1 = correct prediction) "
+                "losses holds 0/1 integers: pass kind='correct' (1 = correct prediction) "
                 "or kind='loss' (1 = error), or a bool array of correctness"
             )
         else:
@@ -76,15 +81,13 @@ def _outcomes(values: Any, n: int, kind: Kind) -> _Outcomes:
     return _Outcomes(v, correct=False)
 
 
-def _ranking(rank: object, out: _Outcomes) -> Ranking:
-    if rank not in ("loss", "planespot"):
-        raise ValueError(f"rank must be 'loss' or 'planespot'; got {rank!r}")
+def _ranking(rank: Ranking, out: _Outcomes) -> Ranking:
     if rank == "planespot" and not out.correct and (out.bad < 0).any():
         raise ValueError(
             "rank='planespot' reads losses as cross-entropy (error = 1 - exp(-loss)); "
             f"got {int((out.bad < 0).sum())} negative losses"
         )
-    return rank  # type: ignore[return-value]
+    return rank
 
 
 def _slice(
@@ -109,11 +112,26 @@ def _worst_first(groups: list[np.ndarray], out: _Outcomes, by: Ranking = "loss")
     return [i for *_, i in sorted(key)]
 
 
+@validate_params(
+    {
+        "embeddings": ["array-like"],
+        "losses": ["array-like"],
+        "k": [Interval(Integral, 1, None, closed="left")],
+        "n": [None, *N_RESULTS],
+        "kind": _KIND,
+        "rank": _RANKING,
+        "min_size": _COUNT,
+        "normalize": [bool],
+        "n_init": _COUNT,
+        "max_iter": _COUNT,
+        "seed": SEED,
+    }
+)
 def infembed(
-    emb: Any,
-    losses_or_correct: Any,
-    k: int = 10,
+    embeddings: Any,
+    losses: Any,
     *,
+    k: int = 10,
     n: int | None = None,
     kind: Kind = "auto",
     rank: Ranking = "loss",
@@ -127,20 +145,20 @@ def infembed(
 
     Parameters
     ----------
-    emb : array-like, (N, D)
+    embeddings : array-like, (N, D)
         Influence embeddings of the test examples (``InfluenceEmbeddings.test``), or any
         embeddings.
-    losses_or_correct : array-like, (N,)
-        Per-example losses, or correctness as bools (True = correct prediction). Slices are
-        ranked by accuracy (lowest first) with correctness, by mean loss (highest first)
-        with losses.
+    losses : array-like, (N,)
+        Per-example losses, or correctness as bools (True = correct prediction); see
+        ``kind``. Slices are ranked by accuracy (lowest first) with correctness, by mean
+        loss (highest first) with losses.
     k : int
-        Number of clusters (slices) the test data is partitioned into.
+        Number of clusters the test data is partitioned into, at most N.
     n : int, optional
         Return only the ``n`` worst slices; default all non-empty clusters.
     kind : {"auto", "correct", "loss"}
-        How to read ``losses_or_correct``. "auto": bools are correctness, floats are
-        losses; 0/1 integers are ambiguous and raise, asking for ``kind``.
+        How to read ``losses``. "auto": bools are correctness, floats are losses; 0/1
+        integers are ambiguous and raise, asking for ``kind``.
     rank : {"loss", "planespot"}
         How clusters are ranked. "loss": lowest accuracy or highest mean loss first.
         "planespot": highest ``|C| * mean(err)^2`` first (PlaneSpot's score, Plumb et al.
@@ -176,32 +194,36 @@ def infembed(
         "planespot" (with that ranking), and "influence_sum" (the members' summed
         embeddings, for :func:`slice_opponents`).
     """
-    x = _embeddings(emb)
-    out = _outcomes(losses_or_correct, x.shape[0], kind)
+    x = _embeddings(embeddings)
+    out = _outcomes(losses, x.shape[0], kind)
     by = _ranking(rank, out)
-    k = positive_int(k, "k")
     if k > x.shape[0]:
-        raise ValueError(f"k ({k}) cannot exceed the number of examples ({x.shape[0]})")
-    min_size = positive_int(min_size, "min_size")
-    if n is not None:
-        n = positive_int(n, "n")
-    fit = normalized_kmeans(
-        x,
-        k,
-        n_init=positive_int(n_init, "n_init"),
-        max_iter=positive_int(max_iter, "max_iter"),
-        seed=seed,
-        normalize=normalize,
-    )
+        raise ValueError(f"infembed: k ({k}) cannot exceed the number of examples ({x.shape[0]})")
+    fit = normalized_kmeans(x, k, n_init=n_init, max_iter=max_iter, seed=seed, normalize=normalize)
     groups = [np.flatnonzero(fit.labels == c) for c in range(k)]
     clusters = [c for c in range(k) if groups[c].size >= min_size]
     order = [clusters[i] for i in _worst_first([groups[c] for c in clusters], out, by)][:n]
     return [_slice("infembed", groups[c], x, out, r, {"cluster": c, "k": k}, by) for r, c in enumerate(order)]
 
 
+@validate_params(
+    {
+        "embeddings": ["array-like"],
+        "losses": ["array-like"],
+        "max_accuracy": [None, Interval(Real, 0, 1, closed="both")],
+        "min_loss": [None, Interval(Real, None, None, closed="neither")],
+        "min_size": _COUNT,
+        "branching": [Interval(Integral, 2, None, closed="left")],
+        "max_depth": _COUNT,
+        "kind": _KIND,
+        "normalize": [bool],
+        "n_init": _COUNT,
+        "seed": SEED,
+    }
+)
 def infembed_rule(
-    emb: Any,
-    losses_or_correct: Any,
+    embeddings: Any,
+    losses: Any,
     *,
     max_accuracy: float | None = None,
     min_loss: float | None = None,
@@ -224,10 +246,11 @@ def infembed_rule(
 
     Parameters
     ----------
-    emb : array-like, (N, D)
+    embeddings : array-like, (N, D)
         Influence embeddings of the test examples.
-    losses_or_correct : array-like, (N,)
-        Correctness as bools (True = correct) for an accuracy rule, or losses for a loss rule.
+    losses : array-like, (N,)
+        Correctness as bools (True = correct) for an accuracy rule, or losses for a loss
+        rule (see ``kind``).
     max_accuracy : float, optional
         Rule with correctness: accuracy <= max_accuracy. Default 0.4 (the paper's).
     min_loss : float, optional
@@ -248,14 +271,8 @@ def infembed_rule(
         when none does. ``info`` has "depth", "path" (cluster at each level), the accuracy
         or mean loss, and "influence_sum".
     """
-    x = _embeddings(emb)
-    out = _outcomes(losses_or_correct, x.shape[0], kind)
-    min_size = positive_int(min_size, "min_size")
-    branching = positive_int(branching, "branching")
-    if branching < 2:
-        raise ValueError(f"branching must be >= 2 (clusters per split); got {branching}")
-    max_depth = positive_int(max_depth, "max_depth")
-    n_init = positive_int(n_init, "n_init")
+    x = _embeddings(embeddings)
+    out = _outcomes(losses, x.shape[0], kind)
     meets, may_contain = _rule(out, max_accuracy, min_loss, min_size)
     found: list[tuple[np.ndarray, tuple[int, ...]]] = []
     calls = iter(range(1 << 30))
@@ -287,9 +304,7 @@ def _rule(out: _Outcomes, max_accuracy: float | None, min_loss: float | None, mi
     if out.correct:
         if min_loss is not None:
             raise ValueError("min_loss applies to losses; with correctness use max_accuracy")
-        limit = 0.4 if max_accuracy is None else nonnegative_float(max_accuracy, "max_accuracy")
-        if limit > 1:
-            raise ValueError(f"max_accuracy must be in [0, 1]; got {limit}")
+        limit = 0.4 if max_accuracy is None else max_accuracy
         # A slice of m >= min_size rows with accuracy <= limit has at least (1 - limit) min_size errors.
         return (
             lambda rows: out.score(rows) <= limit,
@@ -299,8 +314,6 @@ def _rule(out: _Outcomes, max_accuracy: float | None, min_loss: float | None, mi
         raise ValueError("max_accuracy needs correctness (a bool array, or kind='correct'); with losses use min_loss")
     if min_loss is None:
         raise ValueError("with losses, pass min_loss=... (the rule: mean loss >= min_loss), or give correctness")
-    if isinstance(min_loss, bool) or not isinstance(min_loss, numbers.Real) or not np.isfinite(min_loss):
-        raise ValueError(f"min_loss must be a finite number; got {min_loss!r}")
     # No slice of >= min_size rows has a higher mean loss than the min_size highest losses.
     return (
         lambda rows: out.score(rows) >= min_loss,
@@ -308,6 +321,18 @@ def _rule(out: _Outcomes, max_accuracy: float | None, min_loss: float | None, mi
     )
 
 
+@validate_params(
+    {
+        "embeddings": ["array-like"],
+        "losses": ["array-like"],
+        "n": N_RESULTS,
+        "size": SIZE,
+        "seed": SEED,
+        "progress": PROGRESS,
+        "cancel": CANCEL,
+        "k": [None, Interval(Integral, 1, None, closed="left")],
+    }
+)
 def infembed_slices(
     embeddings: Any,
     losses: Any,
@@ -315,7 +340,8 @@ def infembed_slices(
     n: int = 3,
     size: float | int = 0.02,
     seed: int = 0,
-    progress: Any = None,
+    progress: ProgressFn | None = None,
+    cancel: Any = None,
     k: int | None = None,
     rank: Ranking = "loss",
     min_size: int = 1,
@@ -342,7 +368,9 @@ def infembed_slices(
     seed : int
         Seeds K-means.
     progress : callable, optional
-        Receives ``SearchProgress`` at the start ("fit") and end ("rank").
+        Receives ``SearchProgress`` at the stages "fit" and "rank".
+    cancel : threading.Event or callable, optional
+        Checked before each stage; raises ``SearchCancelled`` when set.
     k : int, optional
         Number of clusters, overriding ``size``. For the SpotCheck protocol: ``k=25`` (as
         in the InfEmbed authors' SpotCheck code) with ``rank="planespot"`` (the ranking of
@@ -359,15 +387,11 @@ def infembed_slices(
     -------
     list of Slice
     """
-    from ..engine.optimize import SearchProgress
-
     x = _embeddings(embeddings)
     if k is None:
         s = resolve_size(size, float(x.shape[0]), x.shape[0])
         k = int(min(x.shape[0], max(2, round(x.shape[0] / (2 * s)))))
-    if progress is not None:
-        progress(SearchProgress(step=0, total=1, objective=float("nan"), stage="fit"))
-    found = infembed(x, losses, k, n=n, kind="loss", rank=rank, min_size=min_size, seed=seed, **options)
-    if progress is not None:
-        progress(SearchProgress(step=1, total=1, objective=float("nan"), stage="rank"))
+    _report(progress, cancel, 0, 1, "fit")
+    found = infembed(x, losses, k=k, n=n, kind="loss", rank=rank, min_size=min_size, seed=seed, **options)
+    _report(progress, None, 1, 1, "rank")
     return found

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -11,12 +12,12 @@ import torch
 from torch import nn
 
 from .._inputs import resolve_device
-from ._checks import positive_int
+from .._params import InstanceOf, Interval, validate_params
 from ._data import Examples, as_examples
 from ._functional import FunctionalLoss, LossFn, eval_mode
 from ._params import select_parameters
-from ._progress import ProgressArg, Reporter
-from .factor import HessianFactors, factor_hessian
+from ._progress import PROGRESS_ARG, ProgressArg, Reporter
+from .factor import FACTOR_PARAMS, HessianFactors, factor_hessian
 
 
 @dataclass(frozen=True, repr=False)
@@ -77,6 +78,15 @@ def _embed(
     return torch.cat(embs).double().numpy(), torch.cat(losses).double().numpy()
 
 
+@validate_params(
+    {
+        "model": [InstanceOf(nn.Module, "torch.nn.Module")],
+        "loss_fn": [callable],
+        "factors": [HessianFactors],
+        "batch_size": [Interval(Integral, 1, None, closed="left")],
+        "progress": PROGRESS_ARG,
+    }
+)
 def embed_examples(
     model: nn.Module,
     loss_fn: LossFn,
@@ -105,15 +115,12 @@ def embed_examples(
     numpy.ndarray
         (N, D) float64 embeddings.
     """
-    if not isinstance(factors, HessianFactors):
-        raise TypeError(f"factors must be HessianFactors; got {type(factors).__name__}")
     space = select_parameters(model, list(factors.parameters))
     if space.numel != factors.vectors.shape[0]:
         raise ValueError(
             f"the model's parameters {list(factors.parameters)} have {space.numel} entries "
             f"but the factors were made for {factors.vectors.shape[0]}"
         )
-    batch_size = positive_int(batch_size, "batch_size")
     device = resolve_device(device, factors.vectors)
     factors = _on_device(factors, device)
     with eval_mode(model):
@@ -135,6 +142,7 @@ def _on_device(factors: HessianFactors, device: torch.device) -> HessianFactors:
     )
 
 
+@validate_params({**FACTOR_PARAMS, "embed_train": [bool]})
 def influence_embeddings(
     model: nn.Module,
     loss_fn: LossFn,
@@ -198,7 +206,8 @@ def influence_embeddings(
     embed_train : bool
         Also embed every training example (needed for :func:`slice_opponents`).
     progress : bool or callable, optional
-        True for tqdm bars; a callable receives :class:`InfEmbedProgress` updates.
+        True for tqdm bars; a callable receives ``SearchProgress`` updates (stages
+        "hessian", "test" and "train"; ``step`` of ``total`` units done).
     seed : int
         Seeds the Hessian sample and the Arnoldi start vector.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
@@ -12,11 +13,11 @@ import torch
 from torch import nn
 
 from .._inputs import resolve_device
-from ._checks import nonnegative_float, positive_int
+from .._params import SEED, InstanceOf, Interval, validate_params
 from ._data import as_examples
 from ._functional import FunctionalLoss, LossFn, eval_mode
 from ._params import select_parameters
-from ._progress import ProgressArg, Reporter
+from ._progress import PROGRESS_ARG, ProgressArg, Reporter
 from .arnoldi import arnoldi, top_eigenpairs
 
 
@@ -88,6 +89,25 @@ def _keep_positive(values: torch.Tensor, damping: float, eigen_rtol: float, rank
     return torch.nonzero(keep).flatten()
 
 
+_POSITIVE = [Interval(Integral, 1, None, closed="left")]
+_NON_NEGATIVE = [Interval(Real, 0, None, closed="left")]
+FACTOR_PARAMS = {
+    "model": [InstanceOf(nn.Module, "torch.nn.Module")],
+    "loss_fn": [callable],
+    "arnoldi_dim": _POSITIVE,
+    "rank": _POSITIVE,
+    "hessian_samples": _POSITIVE,
+    "damping": _NON_NEGATIVE,
+    "eigen_rtol": _NON_NEGATIVE,
+    "batch_size": _POSITIVE,
+    "cache_hessian": [bool],
+    "progress": PROGRESS_ARG,
+    "seed": SEED,
+}
+"""Constraints of the options ``factor_hessian`` shares with ``influence_embeddings``."""
+
+
+@validate_params(FACTOR_PARAMS)
 def factor_hessian(
     model: nn.Module,
     loss_fn: LossFn,
@@ -153,7 +173,8 @@ def factor_hessian(
     device : str or torch.device, optional
         Where to compute; default CUDA when available.
     progress : bool or callable, optional
-        True for a tqdm bar, or a callable receiving :class:`InfEmbedProgress`.
+        True for a tqdm bar, or a callable receiving ``SearchProgress`` (stage
+        "hessian", ``step`` Hessian-vector products of ``total``).
     seed : int
         Seeds the training sample and the Arnoldi start vector.
 
@@ -161,20 +182,11 @@ def factor_hessian(
     -------
     HessianFactors
     """
-    arnoldi_dim = positive_int(arnoldi_dim, "arnoldi_dim")
-    rank = positive_int(rank, "rank")
-    hessian_samples = positive_int(hessian_samples, "hessian_samples")
-    batch_size = positive_int(batch_size, "batch_size")
-    damping = nonnegative_float(damping, "damping")
-    eigen_rtol = nonnegative_float(eigen_rtol, "eigen_rtol")
     if rank > arnoldi_dim:
         raise ValueError(
-            f"rank ({rank}) cannot exceed arnoldi_dim ({arnoldi_dim}): the Krylov subspace has P dimensions"
+            f"factor_hessian: rank ({rank}) cannot exceed arnoldi_dim ({arnoldi_dim}): "
+            "the Krylov subspace has P dimensions"
         )
-    if not isinstance(model, nn.Module):
-        raise TypeError(f"model must be a torch.nn.Module; got {type(model).__name__}")
-    if not callable(loss_fn):
-        raise TypeError(f"loss_fn must be callable; got {type(loss_fn).__name__}")
     examples = as_examples(train, "train")
     space = select_parameters(model, layers)
     device = resolve_device(device)

@@ -8,6 +8,7 @@ same per-example gradients and the same Hessian as the full model restricted to 
 
 from __future__ import annotations
 
+from numbers import Integral, Real
 from typing import Any, Literal
 
 import numpy as np
@@ -15,7 +16,7 @@ import torch
 from torch import nn
 
 from .._inputs import as_matrix, as_vector
-from ._checks import positive_int
+from .._params import SEED, Interval, Options, validate_params
 from .embeddings import influence_embeddings
 
 HeadLoss = Literal["bce", "ce"]
@@ -76,6 +77,20 @@ def _examples(features: Any, labels: Any, name: str, d: int, loss: HeadLoss, n_l
     return x, y.long()
 
 
+_POSITIVE = [Interval(Integral, 1, None, closed="left")]
+
+
+@validate_params(
+    {
+        "loss": [Options({"bce", "ce"})],
+        "arnoldi_dim": _POSITIVE,
+        "rank": _POSITIVE,
+        "hessian_samples": _POSITIVE,
+        "damping": [Interval(Real, 0, None, closed="left")],
+        "batch_size": _POSITIVE,
+        "seed": SEED,
+    }
+)
 def head_influence_embeddings(
     train_features: Any,
     train_labels: Any,
@@ -139,8 +154,8 @@ def head_influence_embeddings(
     n_logits, d = head.weight.shape
     train = _examples(train_features, train_labels, "train", d, loss, n_logits)
     test = _examples(test_features, test_labels, "test", d, loss, n_logits)
-    arnoldi_dim = min(positive_int(arnoldi_dim, "arnoldi_dim"), n_logits * (d + 1))
-    rank = min(positive_int(rank, "rank"), arnoldi_dim)
+    arnoldi_dim = min(arnoldi_dim, n_logits * (d + 1))
+    rank = min(rank, arnoldi_dim)
     emb = influence_embeddings(
         head,
         _bce if loss == "bce" else _ce,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from numbers import Integral
 from typing import Any
 
 import numpy as np
@@ -9,7 +10,7 @@ import pandas as pd
 import torch
 
 from .._inputs import as_matrix
-from ._checks import positive_int
+from .._params import Interval, validate_params
 
 
 def _slice_vector(slc: Any, test: np.ndarray | None) -> np.ndarray:
@@ -39,6 +40,13 @@ def _slice_vector(slc: Any, test: np.ndarray | None) -> np.ndarray:
     return test[rows].sum(0)
 
 
+@validate_params(
+    {
+        "train_influence_embeddings": ["array-like"],
+        "test_influence_embeddings": [None, "array-like"],
+        "k": [Interval(Integral, 1, None, closed="left")],
+    }
+)
 def slice_opponents(
     slice: Any,
     train_influence_embeddings: Any,
@@ -82,7 +90,6 @@ def slice_opponents(
             raise ValueError(
                 f"test embeddings have {test.shape[1]} dimensions but training embeddings {train.shape[1]}"
             )
-    k = positive_int(k, "k")
     v = _slice_vector(slice, test)
     if v.shape != (train.shape[1],):
         raise ValueError(

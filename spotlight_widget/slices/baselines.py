@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import torch
 
 from .._inputs import as_matrix, as_vector, resolve_size
+from .._params import CANCEL, N_RESULTS, PROGRESS, SEED, SIZE, THREADS, Interval, Options, validate_params
 from ..engine.optimize import ProgressFn, SearchCancelled, SearchProgress
 from .result import Slice
+
+_COUNT = [Interval(Integral, 1, None, closed="left")]
+_CLUSTERS = [None, Interval(Integral, 2, None, closed="left")]
+_DIM = [None, Interval(Integral, 1, None, closed="left")]
+_MIN_SIZE = [Interval(Real, 0, None, closed="left")]
 
 
 def _losses(losses: Any, length: int | None = None) -> np.ndarray:
@@ -23,53 +30,89 @@ def _data(embeddings: Any, losses: Any) -> tuple[np.ndarray, np.ndarray]:
     return x, _losses(losses, length=x.shape[0])
 
 
-def _count(value: Any, name: str, *, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-        raise TypeError(f"{name} must be an int; got {value!r}")
-    if value < low or (high is not None and value > high):
-        bound = f">= {low}" if high is None else f"in [{low}, {high}]"
-        raise ValueError(f"{name} must be {bound}; got {value}")
-    return int(value)
+def _is_cancelled(cancel: Any) -> bool:
+    return bool(cancel.is_set() if hasattr(cancel, "is_set") else cancel())
 
 
-def highest_loss(losses: Any, size: float | int = 0.02) -> Slice:
-    """The S examples with the highest losses: the paper's first baseline.
+def _report(progress: ProgressFn | None, cancel: Any, step: int, total: int, stage: str) -> None:
+    """Raise ``SearchCancelled`` if ``cancel`` is set, else tell ``progress`` that ``stage`` starts."""
+    if cancel is not None and _is_cancelled(cancel):
+        raise SearchCancelled(f"cancelled before the {stage!r} stage")
+    if progress is not None:
+        progress(SearchProgress(step=step, total=total, objective=float("nan"), stage=stage))
+
+
+@validate_params(
+    {
+        "embeddings": [None, "array-like"],
+        "losses": ["array-like"],
+        "n": N_RESULTS,
+        "size": SIZE,
+        "progress": PROGRESS,
+        "cancel": CANCEL,
+    }
+)
+def highest_loss(
+    embeddings: Any,
+    losses: Any,
+    *,
+    n: int = 3,
+    size: float | int = 0.02,
+    progress: ProgressFn | None = None,
+    cancel: Any = None,
+) -> list[Slice]:
+    """The examples with the highest losses, in blocks of S: the paper's first baseline.
+
+    Slice ``r`` holds the examples ranked ``r * S`` to ``(r + 1) * S - 1`` by loss: rank 0
+    is the S highest losses, rank 1 the next S, and so on, so that, as with every other
+    finder, the ``n`` results are worst first and ``n`` counts results.
 
     Parameters
     ----------
+    embeddings : array-like, (N, d), or None
+        Not used for the ranking; when given they must have one row per loss, so the
+        call has the shape of every other finder's (``kmeans_slices(embeddings, losses)``).
     losses : array-like, (N,)
         Per-example losses.
+    n : int
+        Number of slices returned; fewer when the data hold fewer than ``n`` full blocks
+        of S examples.
     size : float or int
-        A fraction in (0, 1) of the data or a number of examples (S), as in
+        S, a fraction in (0, 1) of the data or a number of examples, as in
         ``find_spotlight``.
+    progress : callable, optional
+        Receives ``SearchProgress`` at the stage "rank".
+    cancel : threading.Event or callable, optional
+        Checked before ranking; raises ``SearchCancelled`` when set.
 
     Returns
     -------
-    Slice
+    list of Slice
         Method "highest-loss", 0/1 weights; ``score`` is the members' mean loss. Equal
-        losses at the boundary are broken by lower index.
+        losses at a block boundary are broken by lower index.
     """
-    loss = _losses(losses)
+    loss = _losses(losses) if embeddings is None else _data(embeddings, losses)[1]
     s = int(resolve_size(size, float(loss.shape[0]), loss.shape[0]))
-    top = np.argsort(-loss, kind="stable")[:s]
-    weights = np.zeros(loss.shape[0])
-    weights[top] = 1.0
-    return Slice("highest-loss", weights, loss, rank=0, score=float(loss[top].mean()))
+    _report(progress, cancel, 0, 1, "rank")
+    order = np.argsort(-loss, kind="stable")
+    found = []
+    for r in range(min(n, loss.shape[0] // s)):
+        rows = order[r * s : (r + 1) * s]
+        weights = np.zeros(loss.shape[0])
+        weights[rows] = 1.0
+        found.append(Slice("highest-loss", weights, loss, rank=r, score=float(loss[rows].mean())))
+    _report(progress, None, 1, 1, "rank")
+    return found
 
 
 def _n_clusters(k: int | None, size: float | int | None, n_rows: int) -> int:
     if k is not None:
-        return _count(k, "k", low=2, high=n_rows)
+        if k > n_rows:
+            raise ValueError(f"k ({k}) cannot exceed the number of examples ({n_rows})")
+        return k
     s = resolve_size(0.02 if size is None else size, float(n_rows), n_rows)
     # Clusters of about the requested size on average (the paper's Appendix B choice).
     return int(min(n_rows, max(2, round(n_rows / s))))
-
-
-def _report(progress: ProgressFn | None, cancel: Any, step: int, total: int, stage: str) -> None:
-    if cancel is not None and (cancel.is_set() if hasattr(cancel, "is_set") else cancel()):
-        raise SearchCancelled(f"{stage} cancelled")
-    if progress is not None:
-        progress(SearchProgress(step=step, total=total, objective=float("nan"), stage=stage))
 
 
 def _reduce(x: np.ndarray, dim: int | None, seed: int) -> np.ndarray:
@@ -77,7 +120,7 @@ def _reduce(x: np.ndarray, dim: int | None, seed: int) -> np.ndarray:
         return x
     from sklearn.decomposition import PCA
 
-    return PCA(n_components=_count(dim, "dim", low=1), svd_solver="randomized", random_state=seed).fit_transform(x)
+    return PCA(n_components=dim, svd_solver="randomized", random_state=seed).fit_transform(x)
 
 
 def _rank(mass: np.ndarray, loss_sum: np.ndarray, n: int, min_size: float) -> tuple[np.ndarray, np.ndarray]:
@@ -88,6 +131,23 @@ def _rank(mass: np.ndarray, loss_sum: np.ndarray, n: int, min_size: float) -> tu
     return keep[np.lexsort((keep, -mass[keep], -mean[keep]))][:n], mean
 
 
+_CLUSTER_PARAMS = {
+    "embeddings": ["array-like"],
+    "losses": ["array-like"],
+    "k": _CLUSTERS,
+    "size": [None, *SIZE],
+    "n": N_RESULTS,
+    "seed": SEED,
+    "dim": _DIM,
+    "min_size": _MIN_SIZE,
+    "max_iter": _COUNT,
+    "threads": THREADS,
+    "progress": PROGRESS,
+    "cancel": CANCEL,
+}
+
+
+@validate_params({**_CLUSTER_PARAMS, "n_init": _COUNT})
 def kmeans_slices(
     embeddings: Any,
     losses: Any,
@@ -116,7 +176,7 @@ def kmeans_slices(
     losses : array-like, (N,)
         Per-example losses.
     k : int, optional
-        Number of clusters. Default: about N / S, so a typical cluster has the size
+        Number of clusters, in [2, N]. Default: about N / S, so a typical cluster has the size
         asked for.
     size : float or int, optional
         S as a fraction or a count (default 2 %); only sets K when ``k`` is None.
@@ -149,7 +209,6 @@ def kmeans_slices(
     from threadpoolctl import threadpool_limits
 
     x, loss = _data(embeddings, losses)
-    n = _count(n, "n", low=1)
     n_clusters = _n_clusters(k, size, x.shape[0])
     with threadpool_limits(limits=threads):
         _report(progress, cancel, 0, 3, "reduce")
@@ -169,6 +228,13 @@ def kmeans_slices(
     return found
 
 
+@validate_params(
+    {
+        **_CLUSTER_PARAMS,
+        "covariance_type": [Options({"full", "diag", "spherical", "tied"})],
+        "min_weight": [Interval(Real, 0, 1, closed="left")],
+    }
+)
 def gmm_slices(
     embeddings: Any,
     losses: Any,
@@ -198,7 +264,7 @@ def gmm_slices(
     losses : array-like, (N,)
         Per-example losses.
     k : int, optional
-        Number of components. Default: about N / S, so a typical component has the size
+        Number of components, in [2, N]. Default: about N / S, so a typical component has the size
         asked for (the paper fit 20-50 components for spotlights of 2-5 %).
     size : float or int, optional
         S as a fraction or a count (default 2 %); only sets K when ``k`` is None.
@@ -242,12 +308,7 @@ def gmm_slices(
     from threadpoolctl import threadpool_limits
 
     x, loss = _data(embeddings, losses)
-    n = _count(n, "n", low=1)
     n_clusters = _n_clusters(k, size, x.shape[0])
-    if covariance_type not in ("full", "diag", "spherical", "tied"):
-        raise ValueError(f"covariance_type must be 'full', 'diag', 'spherical' or 'tied'; got {covariance_type!r}")
-    if not 0 <= min_weight < 1:
-        raise ValueError(f"min_weight must be in [0, 1); got {min_weight}")
     with threadpool_limits(limits=threads):
         _report(progress, cancel, 0, 3, "reduce")
         z = _reduce(x, dim, seed).astype(np.float64)

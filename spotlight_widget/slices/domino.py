@@ -13,12 +13,14 @@ and the components with the highest error rates are the slices.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 
+from .._params import CANCEL, N_RESULTS, PROGRESS, SEED, SIZE, THREADS, Interval, validate_params
 from ..engine.optimize import ProgressFn
-from .baselines import _count, _data, _reduce, _report
+from .baselines import _data, _reduce, _report
 from .predictions import check_predictions, n_classes, true_class_probability
 from .result import Slice
 
@@ -87,6 +89,28 @@ def _em(
     return _Fit(resp, False, max_iter)
 
 
+_NON_NEGATIVE = [Interval(Real, 0, None, closed="left")]
+
+
+@validate_params(
+    {
+        "embeddings": ["array-like"],
+        "losses": ["array-like"],
+        "n": N_RESULTS,
+        "size": [None, *SIZE],
+        "seed": SEED,
+        "progress": PROGRESS,
+        "k": [Interval(Integral, 1, None, closed="left")],
+        "dim": [None, Interval(Integral, 1, None, closed="left")],
+        "y_log_likelihood_weight": _NON_NEGATIVE,
+        "y_hat_log_likelihood_weight": _NON_NEGATIVE,
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "tol": _NON_NEGATIVE,
+        "reg_covar": _NON_NEGATIVE,
+        "threads": THREADS,
+        "cancel": CANCEL,
+    }
+)
 def domino_slices(
     embeddings: Any,
     losses: Any,
@@ -128,7 +152,7 @@ def domino_slices(
     probs : array-like, (N, C) or (N,)
         Predicted class probabilities; (N,) is P(class 1) of a binary model. Required.
     k : int
-        Mixture components (25).
+        Mixture components (25), at most N.
     dim : int or None
         PCA dimensions the Gaussians live in (128; None or d <= dim: the embeddings as
         they are).
@@ -159,17 +183,8 @@ def domino_slices(
     from threadpoolctl import threadpool_limits
 
     x, loss = _data(embeddings, losses)
-    n = _count(n, "n", low=1)
-    k = _count(k, "k", low=1, high=x.shape[0])
-    max_iter = _count(max_iter, "max_iter", low=1)
-    for name, value in (
-        ("y_log_likelihood_weight", y_log_likelihood_weight),
-        ("y_hat_log_likelihood_weight", y_hat_log_likelihood_weight),
-        ("tol", tol),
-        ("reg_covar", reg_covar),
-    ):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value < np.inf:
-            raise ValueError(f"{name} must be a non-negative number; got {value!r}")
+    if k > x.shape[0]:
+        raise ValueError(f"domino_slices: k ({k}) cannot exceed the number of examples ({x.shape[0]})")
     for name, value in (("labels", labels), ("probs", probs)):
         if value is None:
             raise ValueError(f"domino-style needs {name} (true labels and predicted probabilities); got None")

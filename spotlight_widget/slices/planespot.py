@@ -10,15 +10,17 @@ the lowest BIC; assign every example to its most likely component; score a compo
 
 from __future__ import annotations
 
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import torch
 
 from .._inputs import as_matrix
+from .._params import CANCEL, N_RESULTS, PROGRESS, SEED, SIZE, THREADS, Interval, Options, validate_params
 from ..engine.optimize import ProgressFn, SearchProgress
 from ..projection import pca, scvis
-from .baselines import _count, _data, _report
+from .baselines import _data, _report
 from .predictions import ConfidenceSource, check_predictions, confidence
 from .result import Slice
 
@@ -53,8 +55,6 @@ def _project(
     if options and not is_scvis:
         raise TypeError(f"projection_options only apply to projection='scvis'; got {sorted(options)}")
     if isinstance(projection, str):
-        if projection not in PROJECTIONS:
-            raise ValueError(f"projection must be one of {PROJECTIONS} or an (N, 2) array; got {projection!r}")
         if is_scvis:
             opts = {"threads": threads, **options}
             return scvis(x, seed=seed, progress=progress, cancel=cancel, **opts), projection
@@ -78,6 +78,27 @@ def _min_max(z: np.ndarray) -> np.ndarray:
     return (z - low) / np.where(span > 0, span, 1.0)
 
 
+_COMPONENTS = [Interval(Integral, 1, None, closed="left")]
+
+
+@validate_params(
+    {
+        "embeddings": ["array-like"],
+        "losses": ["array-like"],
+        "n": N_RESULTS,
+        "size": [None, *SIZE],
+        "seed": SEED,
+        "progress": PROGRESS,
+        "confidence_from": [Options({"auto", "probs", "loss"})],
+        "projection": [Options(PROJECTIONS), "array-like"],
+        "projection_options": [None, dict],
+        "weight": [Interval(Real, 0, None, closed="left")],
+        "min_components": _COMPONENTS,
+        "max_components": _COMPONENTS,
+        "threads": THREADS,
+        "cancel": CANCEL,
+    }
+)
 def planespot_slices(
     embeddings: Any,
     losses: Any,
@@ -154,14 +175,9 @@ def planespot_slices(
     from threadpoolctl import threadpool_limits
 
     x, loss = _data(embeddings, losses)
-    n = _count(n, "n", low=1)
-    min_components = _count(min_components, "min_components", low=1)
-    max_components = _count(max_components, "max_components", low=1)
-    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 <= weight < np.inf:
-        raise ValueError(f"weight must be a non-negative number; got {weight!r}")
     high = min(max_components, x.shape[0])
     if n > high:
-        raise ValueError(f"n={n} exceeds the largest mixture tried (min(max_components, N) = {high})")
+        raise ValueError(f"planespot_slices: n={n} exceeds the largest mixture tried (min(max_components, N) = {high})")
     labels, probs = check_predictions(labels, probs, length=x.shape[0])
     p = confidence(loss, labels=labels, probs=probs, source=confidence_from, method="planespot")
     ks = range(min(min_components, high), high + 1)

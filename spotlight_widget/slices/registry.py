@@ -9,19 +9,17 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-import torch
-
+from .._params import CANCEL, N_RESULTS, PROGRESS, SEED, SIZE, Options, check, validate_params
 from ..engine.optimize import ProgressFn
 from ..engine.search import find_spotlights
-from .baselines import _count, _data, _losses, gmm_slices, highest_loss, kmeans_slices
+from .baselines import _losses, gmm_slices, highest_loss, kmeans_slices
 from .domino import domino_slices
 from .planespot import planespot_slices
 from .predictions import check_predictions
-from .result import Slice, SliceLike
+from .result import SliceLike
 
 SliceFinder = Callable[..., Sequence[SliceLike]]
-"""A slice finder: ``finder(embeddings, losses, *, n, size, seed, progress, **options)``.
+"""A slice finder: ``finder(embeddings, losses, *, n, size, seed, progress, cancel, **options)``.
 
 Finders registered with ``inputs`` also receive ``labels=`` and/or ``probs=``."""
 
@@ -59,8 +57,13 @@ def register_method(name: str, finder: SliceFinder, *, replace: bool = False, in
     name : str
         The method's name, e.g. "infembed".
     finder : callable
-        Called as ``finder(embeddings, losses, *, n, size, seed, progress, **options)``;
-        returns a list of ``SliceLike`` ordered worst first (rank 0, 1, ...).
+        Called as ``finder(embeddings, losses, *, n, size, seed, progress, cancel, **options)``;
+        returns a list of ``SliceLike`` ordered worst first (rank 0, 1, ...). ``n`` is the
+        number of results wanted; ``progress`` (None or a callable) receives
+        ``SearchProgress`` updates; ``cancel`` (None, a ``threading.Event``-like object
+        or a callable returning bool) is a request to stop, which the finder checks
+        between its stages (and within long ones where it can), raising
+        ``spotlight_widget.SearchCancelled`` once it is set. Both are always passed.
     replace : bool
         Allow replacing a method already registered under ``name``.
     inputs : iterable of str
@@ -100,33 +103,31 @@ def available_methods() -> list[str]:
     return sorted(_METHODS)
 
 
-def _spotlight_finder(embeddings: Any, losses: Any, *, n: int, size: Any, seed: int, progress: Any, **options: Any):
-    return find_spotlights(embeddings, losses, n=n, size=size, seed=seed, progress=progress, **options)
+def _highest_loss_finder(embeddings: Any, losses: Any, *, seed: int, **options: Any):
+    # No randomness: the seed is accepted, as by every finder, and has no effect.
+    return highest_loss(embeddings, losses, **options)
 
 
-def _highest_loss_finder(embeddings: Any, losses: Any, *, n: int, size: Any, seed: int, progress: Any, **options: Any):
-    if options:
-        raise TypeError(f"highest-loss takes no options; got {sorted(options)}")
-    if embeddings is not None:
-        _data(embeddings, losses)
-    return [highest_loss(losses, size)]
-
-
-def _cluster_finder(fit: Callable[..., list[Slice]]) -> SliceFinder:
-    def finder(embeddings: Any, losses: Any, *, n: int, size: Any, seed: int, progress: Any, **options: Any):
-        return fit(embeddings, losses, n=n, size=size, seed=seed, progress=progress, **options)
-
-    return finder
-
-
-register_method("spotlight", _spotlight_finder)
+register_method("spotlight", find_spotlights)
 register_method("highest-loss", _highest_loss_finder)
-register_method("kmeans", _cluster_finder(kmeans_slices))
-register_method("gmm", _cluster_finder(gmm_slices))
+register_method("kmeans", kmeans_slices)
+register_method("gmm", gmm_slices)
 register_method("planespot", planespot_slices, inputs=("labels", "probs"))
 register_method("domino-style", domino_slices, inputs=("labels", "probs"))
 
 
+@validate_params(
+    {
+        "method": [str],
+        "embeddings": [None, "array-like"],
+        "losses": ["array-like"],
+        "n": N_RESULTS,
+        "size": SIZE,
+        "seed": SEED,
+        "progress": PROGRESS,
+        "cancel": CANCEL,
+    }
+)
 def find_slices(
     method: str,
     embeddings: Any,
@@ -136,6 +137,7 @@ def find_slices(
     size: float | int = 0.02,
     seed: int = 0,
     progress: ProgressFn | None = None,
+    cancel: Any = None,
     labels: Any = None,
     probs: Any = None,
     **options: Any,
@@ -154,8 +156,8 @@ def find_slices(
     losses : array-like, (N,)
         Per-example losses.
     n : int
-        Number of slices wanted, worst first. "highest-loss" always gives one; the
-        clustering methods give fewer when fewer clusters qualify.
+        Number of slices wanted, worst first; the clustering methods give fewer when
+        fewer clusters qualify.
     size : float or int
         S, a fraction in (0, 1) or a number of examples, as in ``find_spotlight``; the
         clustering methods aim for clusters of about this size.
@@ -163,6 +165,8 @@ def find_slices(
         Seed of the method's randomness.
     progress : callable, optional
         Receives ``SearchProgress`` updates.
+    cancel : threading.Event or callable, optional
+        Passed to every method, which raises ``SearchCancelled`` once it is set.
     labels : array-like, (N,), optional
         True class ids (integers in [0, C)).
     probs : array-like, (N, C) or (N,), optional
@@ -181,21 +185,16 @@ def find_slices(
         ``Spotlight`` objects for "spotlight", ``Slice`` objects for the others; rank 0
         first.
     """
-    if not isinstance(method, str):
-        raise TypeError(f"method must be a str; got {type(method).__name__}")
-    _load_plugins()
-    if method not in _METHODS:
-        raise ValueError(f"unknown slice method {method!r}; available: {', '.join(available_methods())}")
-    n = _count(n, "n", low=1)
-    if isinstance(size, (str, bytes, Sequence, np.ndarray, torch.Tensor)):
-        raise TypeError(
-            f"size must be a single fraction or count; got {size!r} (find_spotlight searches several sizes)"
-        )
+    check(method, "method", [Options(available_methods())], caller="find_slices")
     entry = _METHODS[method]
     if labels is not None or probs is not None:
         labels, probs = check_predictions(labels, probs, length=_losses(losses).shape[0])
     extra = {name: value for name, value in (("labels", labels), ("probs", probs)) if name in entry.inputs}
-    found = list(entry.finder(embeddings, losses, n=n, size=size, seed=seed, progress=progress, **extra, **options))
+    found = list(
+        entry.finder(
+            embeddings, losses, n=n, size=size, seed=seed, progress=progress, cancel=cancel, **extra, **options
+        )
+    )
     wrong = [type(s).__name__ for s in found if not isinstance(s, SliceLike)]
     if wrong:
         raise TypeError(f"slice method {method!r} returned objects that are not slices: {wrong}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from numbers import Integral
 from types import MappingProxyType
 from typing import Any, Protocol, runtime_checkable
 
@@ -11,6 +12,7 @@ import numpy as np
 import torch
 
 from .._inputs import as_vector
+from .._params import InstanceOf, Interval, check
 
 
 @runtime_checkable
@@ -66,6 +68,32 @@ class SliceLike(Protocol):
     def summary(self) -> dict[str, Any]: ...
 
 
+FRAME_COLUMNS = ("index", "weight", "loss", "count", "in_top")
+"""Columns of every result's ``to_frame()`` and of the exports built on it."""
+
+
+def members_frame(
+    indices: np.ndarray,
+    weights: np.ndarray,
+    losses: np.ndarray | None,
+    counts: np.ndarray | None,
+    top_indices: np.ndarray,
+):
+    """The members ``indices`` of a result as a DataFrame with the columns ``FRAME_COLUMNS``."""
+    import pandas as pd
+
+    return pd.DataFrame(
+        {
+            "index": indices,
+            "weight": weights[indices],
+            "loss": np.full(indices.shape[0], np.nan) if losses is None else losses[indices],
+            "count": np.ones(indices.shape[0]) if counts is None else np.asarray(counts, dtype=np.float64)[indices],
+            "in_top": np.isin(indices, top_indices),
+        },
+        columns=list(FRAME_COLUMNS),
+    )
+
+
 def _read_only_vector(value: Any, name: str) -> np.ndarray:
     arr = as_vector(value, name, dtype=torch.float64).numpy().copy()
     arr.flags.writeable = False
@@ -104,8 +132,9 @@ class Slice:
     info: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.method, str) or not self.method:
-            raise TypeError(f"method must be a non-empty str; got {self.method!r}")
+        check(self.method, "method", [str], caller="Slice")
+        if not self.method:
+            raise ValueError("Slice: method must be a non-empty str; got ''")
         weights = _read_only_vector(self.weights, "weights")
         outside = (weights < 0) | (weights > 1)
         if outside.any():
@@ -119,16 +148,15 @@ class Slice:
             if losses.shape[0] != weights.shape[0]:
                 raise ValueError(f"losses has {losses.shape[0]} entries but weights has {weights.shape[0]}")
             object.__setattr__(self, "losses", losses)
-        if isinstance(self.rank, bool) or not isinstance(self.rank, (int, np.integer)) or self.rank < 0:
-            raise ValueError(f"rank must be a non-negative int; got {self.rank!r}")
-        object.__setattr__(self, "rank", int(self.rank))
+        object.__setattr__(self, "rank", check(self.rank, "rank", [Interval(Integral, 0, None)], caller="Slice"))
         try:
             score = float(self.score)
         except (TypeError, ValueError) as exc:
-            raise TypeError(f"score must be a real number; got {self.score!r}") from exc
+            raise TypeError(
+                f"Slice: score must be a real number; got {self.score!r} ({type(self.score).__name__})"
+            ) from exc
         object.__setattr__(self, "score", score)
-        if not isinstance(self.info, Mapping):
-            raise TypeError(f"info must be a mapping; got {type(self.info).__name__}")
+        check(self.info, "info", [InstanceOf(Mapping, "mapping")], caller="Slice")
         object.__setattr__(self, "info", MappingProxyType(dict(self.info)))
         object.__setattr__(self, "_indices", self._order())
 
@@ -183,13 +211,14 @@ class Slice:
         return float(self.losses[self.top_indices].mean())
 
     def to_frame(self):
-        """The members as a DataFrame (index, weight, loss), highest weight first."""
-        import pandas as pd
+        """The members as a DataFrame, highest weight first (the order of ``indices``).
 
-        frame = pd.DataFrame({"index": self._indices, "weight": self.weights[self._indices]})
-        if self.losses is not None:
-            frame["loss"] = self.losses[self._indices]
-        return frame
+        Columns, the same for every result (``Spotlight.to_frame`` too): "index" (row of
+        the data), "weight", "loss" (NaN without losses), "count" (1: slices do not
+        weigh examples by multiplicity) and "in_top" (whether the row is one of
+        ``top_indices``, the ``size`` examples the result stands for).
+        """
+        return members_frame(self._indices, self.weights, self.losses, None, self.top_indices)
 
     def summary(self) -> dict[str, Any]:
         """One row describing the slice: method, rank, size, mass, losses and score.
