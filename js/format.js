@@ -33,8 +33,8 @@ export function pct(x) {
 }
 
 /**
- * A spotlight's rank as shown: ranks are 0-based in the protocol (0 = the first spotlight
- * at that size), shown 1-based: 0 -> "#1".
+ * A result's rank as shown: ranks are 0-based in the protocol (0 = the method's first
+ * result at that size), shown 1-based: 0 -> "#1".
  * @param {unknown} rank
  */
 export function rankText(rank) {

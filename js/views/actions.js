@@ -1,8 +1,10 @@
-// Selection actions (answered by Python, which then writes `selected`) and the count.
+// Selection actions (answered by Python, which then writes `selected`) and the count. The
+// buttons' titles name the result with the current method's noun.
 
 import { Disposer, h } from "../dom.js";
 import { int } from "../format.js";
 import { request } from "../messages.js";
+import { noun, NOUN_EVENTS } from "../vocabulary.js";
 
 /** @typedef {import("../types.js").Model} Model */
 
@@ -15,18 +17,8 @@ export function render(model, el) {
   const controller = new AbortController();
   let pending = 0;
 
-  const top = h("button", {
-    class: "sw-select-top",
-    text: "Select top-S",
-    props: { type: "button" },
-    attrs: { title: "Select the S highest-weight members of the spotlight" },
-  });
-  const above = h("button", {
-    class: "sw-select-above",
-    text: "Select weight ≥",
-    props: { type: "button" },
-    attrs: { title: "Select every example whose spotlight weight is at least the threshold" },
-  });
+  const top = h("button", { class: "sw-select-top", text: "Select top-S", props: { type: "button" } });
+  const above = h("button", { class: "sw-select-above", text: "Select weight ≥", props: { type: "button" } });
   const threshold = h("input", {
     class: "sw-threshold",
     props: { type: "number", min: "0", max: "1", step: "0.05", value: "0.5" },
@@ -35,6 +27,12 @@ export function render(model, el) {
   const clear = h("button", { class: "sw-select-none", text: "Clear", props: { type: "button" }, attrs: { title: "Clear the selection" } });
   const count = h("span", { class: "sw-selected-count", attrs: { "aria-live": "polite" } });
   el.replaceChildren(top, above, threshold, clear, count);
+
+  const updateTitles = () => {
+    const word = noun(model);
+    top.title = `Select the S highest-weight members of the ${word}`;
+    above.title = `Select every example whose ${word} weight is at least the threshold`;
+  };
 
   const update = () => {
     const n = (model.get("selected") ?? []).length;
@@ -86,6 +84,8 @@ export function render(model, el) {
   d.on(model, "change:selected", update);
   d.on(model, "change:history", update);
   d.on(model, "change:current", update);
+  for (const event of NOUN_EVENTS) d.on(model, event, updateTitles);
+  updateTitles();
   update();
   return () => {
     controller.abort();

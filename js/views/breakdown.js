@@ -1,8 +1,10 @@
-// Breakdown of the current spotlight by one metadata column: per group, paired horizontal
-// bars (share inside the spotlight vs overall), lift and mean loss.
+// Breakdown of the current result by one metadata column: per group, paired horizontal
+// bars (share inside the result vs overall), lift and mean loss. Texts name the result
+// with the current method's noun ("in cluster", "in spotlight").
 
 import { Disposer, h, write } from "../dom.js";
 import { int, isNum, num, pct } from "../format.js";
+import { noun, NOUN_EVENTS } from "../vocabulary.js";
 
 /** @typedef {import("../types.js").Model} Model */
 /** @typedef {import("../types.js").BreakdownRow} BreakdownRow */
@@ -22,14 +24,15 @@ export function pValueText(p) {
 /**
  * The p-value, with the lift's interval on hover; nothing when Python sent neither.
  * @param {BreakdownRow} r
+ * @param {string} word  the current method's noun
  */
-function significance(r) {
+function significance(r, word) {
   if (!isNum(r.p_value)) return null;
   const interval = isNum(r.lift_low) && isNum(r.lift_high) ? `lift interval ${num(r.lift_low)}–${num(r.lift_high)}× ; ` : "";
   return h("span", {
     class: "sw-p",
     text: pValueText(/** @type {number} */ (r.p_value)),
-    attrs: { title: `${interval}how surprising this share is for a spotlight of this effective size` },
+    attrs: { title: `${interval}how surprising this share is at this ${word}'s effective size` },
   });
 }
 
@@ -40,6 +43,7 @@ function significance(r) {
 export function render(model, el) {
   const d = new Disposer();
   const select = h("select", { class: "sw-column", attrs: { "aria-label": "Metadata column to break down" } });
+  const legendIn = h("span", { class: "sw-legend-in" });
   const head = h(
     "div",
     { class: "sw-breakdown-head" },
@@ -49,7 +53,8 @@ export function render(model, el) {
       "span",
       { class: "sw-legend" },
       h("span", { class: "sw-swatch sw-in" }),
-      "in spotlight ",
+      legendIn,
+      " ",
       h("span", { class: "sw-swatch sw-all" }),
       "overall",
     ),
@@ -69,17 +74,22 @@ export function render(model, el) {
     head.hidden = false;
   };
 
+  const updateLegend = () => {
+    legendIn.textContent = `in ${noun(model)}`;
+  };
+
   const updateBars = () => {
     /** @type {BreakdownRow[]} */
     const rows = model.get("breakdown") ?? [];
+    const word = noun(model);
     if (!(model.get("columns") ?? []).length) {
-      body.replaceChildren(h("p", { class: "sw-hint sw-muted", text: "No metadata columns: pass metadata= to see who is in the spotlight." }));
+      body.replaceChildren(h("p", { class: "sw-hint sw-muted", text: `No metadata columns: pass metadata= to see who is in the ${word}.` }));
       return;
     }
     if (!rows.length) {
       const hint = (model.get("history") ?? []).length
         ? "Nothing to break down for this column."
-        : "The breakdown appears once a spotlight is found.";
+        : `The breakdown appears once a ${word} is found.`;
       body.replaceChildren(h("p", { class: "sw-hint sw-muted", text: hint }));
       return;
     }
@@ -94,17 +104,17 @@ export function render(model, el) {
         h(
           "div",
           { class: "sw-bars" },
-          h("div", { class: "sw-bar sw-in", attrs: { title: `in spotlight: ${pct(r.share_in)}`, style: `width: ${width(r.share_in)}` } }),
+          h("div", { class: "sw-bar sw-in", attrs: { title: `in ${word}: ${pct(r.share_in)}`, style: `width: ${width(r.share_in)}` } }),
           h("div", { class: "sw-bar sw-all", attrs: { title: `overall: ${pct(r.share_all)}`, style: `width: ${width(r.share_all)}` } }),
         ),
         h(
           "div",
           { class: "sw-numbers" },
           h("span", { class: "sw-share", text: `${pct(r.share_in)} vs ${pct(r.share_all)}` }),
-          h("span", { class: "sw-lift", text: isNum(r.lift) ? `${num(r.lift)}×` : "—", attrs: { title: "lift: share in spotlight / share overall" } }),
+          h("span", { class: "sw-lift", text: isNum(r.lift) ? `${num(r.lift)}×` : "—", attrs: { title: `lift: share in ${word} / share overall` } }),
           h("span", { class: "sw-count", text: `n=${int(r.count)}`, attrs: { title: "examples of this group in the whole data set" } }),
-          h("span", { class: "sw-group-loss", text: `loss ${num(r.loss_in)} / ${num(r.loss_all)}`, attrs: { title: "mean loss: in spotlight / overall" } }),
-          significance(r),
+          h("span", { class: "sw-group-loss", text: `loss ${num(r.loss_in)} / ${num(r.loss_all)}`, attrs: { title: `mean loss: in ${word} / overall` } }),
+          significance(r, word),
         ),
       ),
     );
@@ -121,7 +131,14 @@ export function render(model, el) {
   d.on(model, "change:breakdown_column", updateColumns);
   d.on(model, "change:breakdown", updateBars);
   d.on(model, "change:history", updateBars);
+  for (const event of NOUN_EVENTS) {
+    d.on(model, event, () => {
+      updateLegend();
+      updateBars();
+    });
+  }
   updateColumns();
+  updateLegend();
   updateBars();
   return () => {
     d.dispose();

@@ -4,12 +4,14 @@
 // on this page) from the last clicked example; Enter/Space do the same from the keyboard.
 // Double-click or the "details" button opens the detail panel (writes `detail`).
 // Training examples (the "opponents" list) live in their own index space: they have their
-// own thumbnail cache and are shown, not selected.
+// own thumbnail cache and are shown, not selected. The empty state and weight titles name
+// the result with the current method's noun and follow a change of method in place.
 
 import { Disposer, h, write } from "../dom.js";
 import { int, isNum, num } from "../format.js";
 import { isAbort } from "../messages.js";
 import { ThumbCache } from "../thumbs.js";
+import { noun, NOUN_EVENTS } from "../vocabulary.js";
 
 /** @typedef {import("../types.js").Model} Model */
 /** @typedef {import("../types.js").PageItem} PageItem */
@@ -42,6 +44,20 @@ export function render(model, el) {
   const pages = () => {
     const size = Math.max(1, Number(model.get("page_size")) || 1);
     return Math.max(1, Math.ceil((Number(model.get("total_items")) || 0) / size));
+  };
+
+  const weightTitle = () => `${noun(model)} weight`;
+
+  const emptyHint = () =>
+    model.get("tab") === "spotlight" && !(model.get("history") ?? []).length
+      ? `No ${noun(model)} yet: the search is running or has not started.`
+      : "Nothing to show.";
+
+  // Only the texts change: rebuilding the cards would drop focus and the shift-click anchor.
+  const updateNoun = () => {
+    for (const weight of grid.querySelectorAll(".sw-weight")) weight.setAttribute("title", weightTitle());
+    const empty = grid.querySelector(".sw-empty");
+    if (empty) empty.textContent = emptyHint();
   };
 
   const updatePager = () => {
@@ -108,7 +124,7 @@ export function render(model, el) {
         "div",
         { class: "sw-meta" },
         h("span", { class: "sw-idx", text: `#${item.index}` }),
-        isNum(item.weight) ? h("span", { class: "sw-weight", text: `w ${num(item.weight)}`, attrs: { title: "spotlight weight" } }) : null,
+        isNum(item.weight) ? h("span", { class: "sw-weight", text: `w ${num(item.weight)}`, attrs: { title: weightTitle() } }) : null,
         h("span", { class: "sw-loss", text: `loss ${num(item.loss)}` }),
       ),
       hasLabels
@@ -166,13 +182,8 @@ export function render(model, el) {
     anchor = -1;
     const built = list.map((item, pos) => card(item, pos, kind));
     cards = built.map((b) => b.card);
-    if (!list.length) {
-      const hint =
-        model.get("tab") === "spotlight" && !(model.get("history") ?? []).length
-          ? "No spotlight yet: the search is running or has not started."
-          : "Nothing to show.";
-      grid.replaceChildren(h("div", { class: "sw-empty sw-muted", text: hint }));
-    } else grid.replaceChildren(...built.map((b) => b.wrapper));
+    if (!list.length) grid.replaceChildren(h("div", { class: "sw-empty sw-muted", text: emptyHint() }));
+    else grid.replaceChildren(...built.map((b) => b.wrapper));
     markSelection();
     updatePager();
     if (kind === "images" && list.length) {
@@ -275,6 +286,7 @@ export function render(model, el) {
   d.on(model, "change:page_items", renderItems);
   d.on(model, "change:kind", renderItems);
   d.on(model, "change:selected", markSelection);
+  for (const event of NOUN_EVENTS) d.on(model, event, updateNoun);
   for (const name of ["page", "page_size", "total_items"]) d.on(model, `change:${name}`, updatePager);
   renderItems();
   return () => {

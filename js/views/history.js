@@ -1,8 +1,10 @@
-// "Next spotlight" button and the history strip: one button per spotlight found so far.
+// "Next <noun>" button and the history strip: one button per result found so far, named
+// with the current method's noun ("Next cluster", "No slice found yet.").
 
 import { Disposer, h, write } from "../dom.js";
 import { int, rankText, num, pct } from "../format.js";
 import { request } from "../messages.js";
+import { noun, NOUN_EVENTS } from "../vocabulary.js";
 
 /** @typedef {import("../types.js").Model} Model */
 /** @typedef {import("../types.js").HistoryEntry} HistoryEntry */
@@ -16,25 +18,26 @@ export function render(model, el) {
   const controller = new AbortController();
   let pending = false;
 
-  const next = h("button", {
-    class: "sw-next sw-primary",
-    text: "Next spotlight",
-    props: { type: "button" },
-    attrs: { title: "Find the next spotlight at this size, away from the ones found so far" },
-  });
-  const strip = h("div", { class: "sw-history-strip", attrs: { role: "group", "aria-label": "Spotlights found so far" } });
+  const next = h("button", { class: "sw-next sw-primary", props: { type: "button" } });
+  const strip = h("div", { class: "sw-history-strip", attrs: { role: "group" } });
   el.replaceChildren(next, strip);
 
   const updateNext = () => {
-    /** @type {import("../types.js").MethodInfo[]} */
-    const methods = model.get("methods") ?? [];
-    const noun = methods.find((m) => m.name === model.get("method"))?.noun || "spotlight";
-    next.textContent = `Next ${noun}`;
-    next.title = `Find the next ${noun} at this size, away from the ones found so far`;
+    const word = noun(model);
+    next.textContent = `Next ${word}`;
+    next.title = `Find the next ${word} at this size, away from the ones found so far`;
     const running = (model.get("status") ?? {}).state === "running";
     const none = !(model.get("history") ?? []).length;
     next.disabled = pending || running || none;
     next.setAttribute("aria-busy", String(pending || running));
+  };
+
+  // Only the texts change: rebuilding the strip's buttons would drop the keyboard focus.
+  const updateNoun = () => {
+    strip.setAttribute("aria-label", `${noun(model, { plural: true, capital: true })} found so far`);
+    const empty = strip.querySelector(".sw-history-empty");
+    if (empty) empty.textContent = `No ${noun(model)} found yet.`;
+    updateNext();
   };
 
   const updateStrip = () => {
@@ -61,9 +64,9 @@ export function render(model, el) {
         entry.caption ? h("span", { class: "sw-history-caption", text: entry.caption }) : null,
       );
     });
-    if (!buttons.length) strip.replaceChildren(h("span", { class: "sw-muted", text: "No spotlight found yet." }));
+    if (!buttons.length) strip.replaceChildren(h("span", { class: "sw-history-empty sw-muted" }));
     else strip.replaceChildren(...buttons);
-    updateNext();
+    updateNoun();
   };
 
   d.listen(strip, "click", (/** @type {MouseEvent} */ ev) => {
@@ -91,8 +94,7 @@ export function render(model, el) {
   d.on(model, "change:history", updateStrip);
   d.on(model, "change:current", updateStrip);
   d.on(model, "change:status", updateNext);
-  d.on(model, "change:method", updateNext);
-  d.on(model, "change:methods", updateNext);
+  for (const event of NOUN_EVENTS) d.on(model, event, updateNoun);
   updateStrip();
   return () => {
     controller.abort();

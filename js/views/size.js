@@ -1,5 +1,6 @@
-// Spotlight size: a log-scale range input (0.1 % .. 10 %) and an exact number input in %.
-// Both commit (write `size`, which starts a search in Python) on "change", never on "input".
+// Result size S, one control for every method: a log-scale range input (0.1 % .. 10 %) and
+// an exact number input in %. Both commit (write `size`, which starts a search in Python)
+// on "change", never on "input".
 
 import { Disposer, h, write } from "../dom.js";
 import { int } from "../format.js";
@@ -46,12 +47,12 @@ export function render(model, el) {
   const d = new Disposer();
   const range = h("input", {
     class: "sw-size-range",
-    attrs: { "aria-label": "Spotlight size (log scale, 0.1% to 10%)" },
+    attrs: { "aria-label": "Result size (log scale, 0.1% to 10%)" },
     props: { type: "range", min: "0", max: String(STEPS), step: "1" },
   });
   const number = h("input", {
     class: "sw-size-number",
-    attrs: { "aria-label": "Spotlight size in percent" },
+    attrs: { "aria-label": "Result size in percent" },
     props: { type: "number", min: String(MIN_SIZE * 100), max: String(MAX_SIZE * 100), step: "any" },
   });
   const count = h("span", { class: "sw-size-count sw-muted" });

@@ -1,7 +1,9 @@
-// Summary bar: N, dataset mean loss, and the current spotlight's numbers.
+// Summary bar: N, dataset mean loss, and the current result's numbers, named with the
+// current method's noun.
 
 import { Disposer, h } from "../dom.js";
 import { int, rankText, isNum, num, pct } from "../format.js";
+import { noun, NOUN_EVENTS } from "../vocabulary.js";
 
 /** @typedef {import("../types.js").Model} Model */
 /** @typedef {import("../types.js").HistoryEntry} HistoryEntry */
@@ -34,18 +36,19 @@ export function render(model, el) {
     const history = model.get("history") ?? [];
     const current = model.get("current");
     const entry = Number.isInteger(current) && current >= 0 ? history[current] : undefined;
+    const word = noun(model);
     const stats = [stat("N", int(n), "number of examples"), stat("mean loss", num(mean), "mean loss over the dataset")];
     if (entry) {
       const lift = isNum(entry.top_loss) && isNum(mean) && mean !== 0 ? entry.top_loss / mean : NaN;
       stats.push(
-        stat(entry.label || "spotlight", rankText(entry.rank), "rank of the result shown, in its method's sequence at its size"),
-        stat("S", `${int(entry.size)} (${pct(entry.fraction)})`, "spotlight size: examples and share of N"),
-        stat("weighted loss", num(entry.weighted_loss), "mean loss weighted by spotlight membership"),
+        stat(entry.label || word, rankText(entry.rank), "rank of the result shown, in its method's sequence at its size"),
+        stat("S", `${int(entry.size)} (${pct(entry.fraction)})`, `${word} size: examples and share of N`),
+        stat("weighted loss", num(entry.weighted_loss), `mean loss weighted by ${word} membership`),
         stat("top-S loss", num(entry.top_loss), "mean loss of the S highest-weight examples"),
         stat("lift", isNum(lift) ? `${num(lift)}×` : "—", "top-S loss / dataset mean loss"),
       );
     } else {
-      stats.push(h("div", { class: "sw-stat sw-muted", text: "no spotlight yet" }));
+      stats.push(h("div", { class: "sw-stat sw-muted", text: `no ${word} yet` }));
     }
     el.replaceChildren(...stats);
   };
@@ -53,6 +56,7 @@ export function render(model, el) {
   el.setAttribute("role", "group");
   el.setAttribute("aria-label", "Summary");
   for (const name of ["n", "mean_loss", "history", "current"]) d.on(model, `change:${name}`, update);
+  for (const event of NOUN_EVENTS) d.on(model, event, update);
   update();
   return () => {
     d.dispose();
