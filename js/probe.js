@@ -8,11 +8,15 @@ import { isAbort, request } from "./messages.js";
 
 /** @typedef {import("./types.js").Model} Model */
 
-const METRICS = [
-  ["iou", "IoU"],
-  ["gtc", "region coverage"],
-  ["sc", "saliency coverage"],
-];
+/**
+ * The metrics Python can rank classes by, as [name, label] (the `limits` trait).
+ * @param {Model} model
+ * @returns {[string, string][]}
+ */
+export function probeMetrics(model) {
+  const metrics = model.get("limits")?.probe_metrics;
+  return Array.isArray(metrics) ? metrics : [["iou", "IoU"]];
+}
 
 /**
  * A box dragged between two points given as fractions of the image, in whole image pixels
@@ -62,10 +66,11 @@ export function contentRect(img) {
  * @returns {HTMLElement} the controls and the results
  */
 export function probeControls(model, index, thumb, shape, signal) {
+  const metrics = probeMetrics(model);
   const metric = h(
     "select",
     { class: "sw-probe-metric", attrs: { "aria-label": "Rank classes by" } },
-    ...METRICS.map(([value, label]) => h("option", { text: label, props: { value } })),
+    ...metrics.map(([value, label]) => h("option", { text: label, props: { value } })),
   );
   const status = h("p", { class: "sw-probe-status sw-muted", text: "Drag on the image to draw a region." });
   const results = h("div", { class: "sw-probe-results" });
@@ -117,7 +122,7 @@ export function probeControls(model, index, thumb, shape, signal) {
         if (ctrl.signal.aborted) return;
         const rows = Array.isArray(content.classes) ? content.classes : [];
         status.textContent = rows.length ? `Classes whose saliency best matches region [${drawn?.join(", ")}]` : "No class to show.";
-        results.replaceChildren(table(rows, metric.value));
+        results.replaceChildren(table(rows, metric.value, metrics));
       })
       .catch((e) => {
         if (isAbort(e) || ctrl.signal.aborted) return;
@@ -174,20 +179,21 @@ export function probeControls(model, index, thumb, shape, signal) {
 /**
  * @param {any[]} rows  ranked classes from Python
  * @param {string} chosen  the metric they are ranked by
+ * @param {[string, string][]} metrics  every metric, as [name, label]
  */
-function table(rows, chosen) {
+function table(rows, chosen, metrics) {
   const head = h(
     "tr",
     {},
     h("th", { text: "class", attrs: { scope: "col" } }),
-    ...METRICS.map(([value, label]) => h("th", { text: label, class: value === chosen ? "sw-probe-chosen" : "", attrs: { scope: "col" } })),
+    ...metrics.map(([value, label]) => h("th", { text: label, class: value === chosen ? "sw-probe-chosen" : "", attrs: { scope: "col" } })),
   );
   const body = rows.map((r) =>
     h(
       "tr",
       {},
       h("td", { class: "sw-probe-class", text: String(r.name ?? r.class) }),
-      ...METRICS.map(([value]) => h("td", { text: num(r[value]), class: value === chosen ? "sw-probe-chosen" : "" })),
+      ...metrics.map(([value]) => h("td", { text: num(r[value]), class: value === chosen ? "sw-probe-chosen" : "" })),
     ),
   );
   return h("table", { class: "sw-detail-table sw-probe-table" }, h("thead", {}, head), h("tbody", {}, ...body));

@@ -5,9 +5,6 @@ import { request } from "./messages.js";
 
 /** @typedef {import("./types.js").Model} Model */
 
-/** Python answers at most this many thumbnails per request. */
-export const MAX_PER_REQUEST = 200;
-
 export class ThumbCache {
   /**
    * @param {Model} model
@@ -49,8 +46,10 @@ export class ThumbCache {
     if (!missing.length) return;
     for (const i of missing) this.pending.add(i);
     try {
+      // Python answers at most this many per request (the `limits` trait).
+      const most = Math.max(1, Number(this.model.get("limits")?.thumbnails_per_request) || 1);
       const chunks = [];
-      for (let k = 0; k < missing.length; k += MAX_PER_REQUEST) chunks.push(missing.slice(k, k + MAX_PER_REQUEST));
+      for (let k = 0; k < missing.length; k += most) chunks.push(missing.slice(k, k + most));
       await Promise.all(chunks.map((chunk) => this._fetch(chunk)));
     } finally {
       for (const i of missing) this.pending.delete(i);

@@ -35,6 +35,13 @@
  */
 
 /**
+ * The `limits` trait: limits and options of the Python side that the front end follows.
+ * @typedef {object} Limits
+ * @property {number} thumbnails_per_request   most thumbnails one request may ask for
+ * @property {[string, string][]} probe_metrics  [name, label] of the metrics a probe ranks by
+ */
+
+/**
  * The `status` trait.
  * @typedef {object} Status
  * @property {"idle" | "running" | "error"} state

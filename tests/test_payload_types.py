@@ -31,6 +31,7 @@ TRAITS = {
     "status": "Status",
     "page_items": "PageItem",
     "breakdown": "BreakdownRow",
+    "limits": "Limits",
 }
 
 
@@ -81,7 +82,7 @@ def parse_typedefs(source: str) -> dict[str, dict[str, Property]]:
 
 
 def _checker(jstype: str) -> Callable[[object], bool]:
-    """A test of a JSON value against a JSDoc union of number, string, boolean, null, string literals and arrays."""
+    """A test of a JSON value against a JSDoc union of number, string, boolean, null, string literals, arrays and tuples."""
     alternatives = [part.strip() for part in jstype.split("|")]
     tests: list[Callable[[object], bool]] = []
     for alt in alternatives:
@@ -98,6 +99,13 @@ def _checker(jstype: str) -> Callable[[object], bool]:
         elif alt.endswith("[]"):
             item = _checker(alt[:-2])
             tests.append(lambda v, item=item: isinstance(v, list) and all(item(x) for x in v))
+        elif re.fullmatch(r"\[[^\[\]]+\]", alt):
+            items = [_checker(part.strip()) for part in alt[1:-1].split(",")]
+            tests.append(
+                lambda v, items=items: isinstance(v, list)
+                and len(v) == len(items)
+                and all(check(x) for check, x in zip(items, v, strict=True))
+            )
         else:
             raise ValueError(f"the payload test cannot check the JSDoc type {alt!r} (in {jstype!r}): extend _checker")
     return lambda v: any(test(v) for test in tests)

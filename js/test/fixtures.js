@@ -41,6 +41,14 @@ export function makeState(overrides = {}) {
     current: 0,
     size: 0.02,
     status: { state: "idle", progress: 1, message: "" },
+    limits: {
+      thumbnails_per_request: 200,
+      probe_metrics: [
+        ["iou", "IoU"],
+        ["gtc", "region coverage"],
+        ["sc", "saliency coverage"],
+      ],
+    },
     tab: "spotlight",
     page: 0,
     page_size: 8,

@@ -78,8 +78,8 @@ describe("thumbnails", () => {
     expect(new Set(revoke.mock.calls.map((c) => c[0]))).toEqual(new Set(created));
   });
 
-  it("are requested in chunks of at most 200", async () => {
-    const model = new FakeModel();
+  it("are requested in chunks of at most what Python's limits say", async () => {
+    const model = new FakeModel({ limits: { thumbnails_per_request: 200 } });
     const cache = new ThumbCache(model);
     const indices = Array.from({ length: 450 }, (_, i) => i);
     const done = cache.load(indices);

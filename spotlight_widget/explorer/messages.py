@@ -56,7 +56,8 @@ class Probe:
 
 
 MAX_PROBE_BOXES = 32
-PROBE_METRICS = ("iou", "gtc", "sc")
+PROBE_METRICS = {"iou": "IoU", "gtc": "region coverage", "sc": "saliency coverage"}
+"""Shared Interest metrics a probe can rank classes by, with the names the front end shows."""
 
 Request = Thumbnails | Detail | Next | Select | Probe
 

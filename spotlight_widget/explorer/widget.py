@@ -184,6 +184,8 @@ class SpotlightExplorer(anywidget.AnyWidget):
     # The groups of filter_column, largest first: Python's answer to choosing the column.
     filter_groups = t.List(t.Unicode()).tag(sync=True)
     train_kind = t.Enum(("images", "texts", "table"), "table").tag(sync=True)
+    # Python's limits and options the front end follows: defined once, here.
+    limits = t.Dict().tag(sync=True)
 
     # -- what the user looks at (either side writes; Python validates) ---------------------
     # S / (number of examples): the last size asked, else the shown result's.
@@ -300,6 +302,10 @@ class SpotlightExplorer(anywidget.AnyWidget):
             can_probe=inputs.probe_fn is not None,
             train_kind=inputs.train_items.kind if inputs.train_items is not None else "table",
             status={"state": "idle", "progress": 0.0, "message": ""},
+            limits={
+                "thumbnails_per_request": messages.MAX_THUMBNAILS_PER_REQUEST,
+                "probe_metrics": [[name, label] for name, label in messages.PROBE_METRICS.items()],
+            },
         )
         self.on_msg(self._on_message)
         self._publish()
