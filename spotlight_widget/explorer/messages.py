@@ -59,7 +59,35 @@ MAX_PROBE_BOXES = 32
 PROBE_METRICS = {"iou": "IoU", "gtc": "region coverage", "sc": "saliency coverage"}
 """Shared Interest metrics a probe can rank classes by, with the names the front end shows."""
 
-Request = Thumbnails | Detail | Next | Select | Probe
+@dataclass(frozen=True)
+class Coords:
+    id: str
+
+
+@dataclass(frozen=True)
+class Colors:
+    id: str
+    by: str
+
+
+@dataclass(frozen=True)
+class Lasso:
+    id: str
+    polygon: list[tuple[float, float]]
+    mode: str
+
+
+@dataclass(frozen=True)
+class Box:
+    id: str
+    box: tuple[float, float, float, float]
+    mode: str
+
+
+MAX_POLYGON_VERTICES = 10_000
+SELECTION_MODES = ("replace", "add", "remove")
+
+Request = Thumbnails | Detail | Next | Select | Probe | Coords | Colors | Lasso | Box
 
 
 def _index(value: Any, n: int, what: str = "index") -> int:
@@ -106,7 +134,44 @@ def parse(message: Any, n: int, n_train: int = 0) -> Request:
         return Select(rid, mode, threshold)
     if kind == "probe":
         return Probe(rid, _index(message.get("index"), n), _boxes(message.get("boxes")), _metric(message.get("metric")))
+    if kind == "coords":
+        return Coords(rid)
+    if kind == "colors":
+        by = message.get("by")
+        if not isinstance(by, str):
+            raise RequestError(f"colors: by must be a string; got {by!r}")
+        return Colors(rid, by)
+    if kind == "lasso":
+        return Lasso(rid, _polygon(message.get("polygon")), _mode(message.get("mode")))
+    if kind == "box":
+        box = message.get("box")
+        if not isinstance(box, list) or len(box) != 4 or not all(_finite(v) for v in box):
+            raise RequestError(f"box: box must be [x0, y0, x1, y1] in map coordinates; got {box!r}")
+        return Box(rid, tuple(float(v) for v in box), _mode(message.get("mode")))
     raise RequestError(f"unknown request type {kind!r}")
+
+
+def _finite(value: Any) -> bool:
+    return not isinstance(value, bool) and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def _polygon(value: Any) -> list[tuple[float, float]]:
+    if not isinstance(value, list) or not 3 <= len(value) <= MAX_POLYGON_VERTICES:
+        raise RequestError(f"lasso: polygon must be a list of 3 to {MAX_POLYGON_VERTICES} [x, y] points")
+    points = []
+    for point in value:
+        if not isinstance(point, list) or len(point) != 2 or not all(_finite(v) for v in point):
+            raise RequestError(f"lasso: a polygon point is [x, y] with finite numbers; got {point!r}")
+        points.append((float(point[0]), float(point[1])))
+    return points
+
+
+def _mode(value: Any) -> str:
+    if value is None:
+        return "replace"
+    if value not in SELECTION_MODES:
+        raise RequestError(f"mode must be one of {', '.join(SELECTION_MODES)}; got {value!r}")
+    return value
 
 
 def _boxes(value: Any) -> list[tuple[int, int, int, int]]:

@@ -22,20 +22,36 @@ import pandas as pd
 import traitlets as t
 
 from .._params import SEED, SIZE, InstanceOf, Interval, Options, validate_params
-from ..engine import SearchProgress, Spotlight
+from ..engine import SearchCancelled, SearchProgress, Spotlight
 from ..engine.presets import Preset
+from ..projection import METHODS as PROJECTION_METHODS
+from ..projection import project
 from ..slices import SliceLike
 from . import messages, payloads
 from .arrange import Arrangement
 from .inputs import TABS, ExplorerInputs
+from .mapping import (
+    CACHE,
+    check_coords,
+    column_colors,
+    combine,
+    continuous,
+    fingerprint,
+    hull,
+    inside_box,
+    inside_polygon,
+    outline_points,
+)
 from .methods import METHODS
 from .overlays import OVERLAYS
 from .probing import probe_region
 from .report import view_figure
 from .store import MethodView, ResultStore, opponents_of
-from .worker import SearchQueue, SearchRequest
+from .worker import BackgroundTask, SearchQueue, SearchRequest
 
 STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
+PROJECTIONS = tuple(dict.fromkeys(("auto", *PROJECTION_METHODS)))
+"""What ``coords=`` may name (or pass an (N, 2) array, or None for no map)."""
 # Opponents listed per result: the strongest few are what a person can check by eye.
 OPPONENTS = 96
 # Traits the front end may write; the others are Python's to publish.
@@ -55,6 +71,7 @@ WRITABLE = frozenset(
         "filter_column",
         "filter_group",
         "detail",
+        "map_color",
     }
 )
 
@@ -186,6 +203,10 @@ class SpotlightExplorer(anywidget.AnyWidget):
     train_kind = t.Enum(("images", "texts", "table"), "table").tag(sync=True)
     # Python's limits and options the front end follows: defined once, here.
     limits = t.Dict().tag(sync=True)
+    # The map: how far its coordinates are (MapState in js/types.js), and each history
+    # entry's outline on it (MapLayer). Coordinates and colours travel as binary messages.
+    map_state = t.Dict().tag(sync=True)
+    map_layers = t.List(t.Dict()).tag(sync=True)
 
     # -- what the user looks at (either side writes; Python validates) ---------------------
     # S / (number of examples): the last size asked, else the shown result's.
@@ -207,6 +228,8 @@ class SpotlightExplorer(anywidget.AnyWidget):
     filter_group = t.Unicode("").tag(sync=True)
     # The example open in the detail panel (-1: closed).
     detail = t.Int(-1).tag(sync=True)
+    # What colours the map's points: "weights" (the shown result's), "loss" or "column:<name>".
+    map_color = t.Unicode("weights").tag(sync=True)
 
     @validate_params(
         {
@@ -216,6 +239,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
             "page_size": [Interval(Integral, 1, 500, closed="both")],
             "thumbnail_size": [Interval(Integral, 8, 1024, closed="both")],
             "methods": [None, str, InstanceOf(Sequence, "sequence of method names")],
+            "coords": [None, Options(set(PROJECTIONS)), "array-like"],
         },
         caller="SpotlightExplorer",
     )
@@ -247,6 +271,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
         saliency_threshold: Any = "mean+std",
         probe: Any = None,
         spotlights: Sequence[Spotlight] | None = None,
+        coords: Any = "auto",
     ):
         inputs = ExplorerInputs.build(
             embeddings,
@@ -285,6 +310,10 @@ class SpotlightExplorer(anywidget.AnyWidget):
         # only when its inputs changed, so calling it again (from an observer) is cheap.
         self._built: dict[str, Any] = {}
         self._failures: list[str] = []
+        given = None if coords is None or isinstance(coords, str) else check_coords(coords, inputs.n)
+        self._coords: np.ndarray | None = given
+        self._projection = "given" if given is not None else (coords or "none")
+        self._map_task = BackgroundTask()
         columns = inputs.columns()
         super().__init__(
             n=inputs.n,
@@ -302,12 +331,17 @@ class SpotlightExplorer(anywidget.AnyWidget):
             can_probe=inputs.probe_fn is not None,
             train_kind=inputs.train_items.kind if inputs.train_items is not None else "table",
             status={"state": "idle", "progress": 0.0, "message": ""},
+            map_state=_map_state(
+                "ready" if given is not None else "none", self._projection, version=int(given is not None)
+            ),
             limits={
                 "thumbnails_per_request": messages.MAX_THUMBNAILS_PER_REQUEST,
                 "probe_metrics": [[name, label] for name, label in messages.PROBE_METRICS.items()],
             },
         )
         self.on_msg(self._on_message)
+        if self._projection not in ("given", "none"):
+            self._map_task.start(self._project)
         self._publish()
         if not self._store.view(self.method).results:
             self._submit(SearchRequest(self.method, start, implicit=True))
@@ -391,6 +425,20 @@ class SpotlightExplorer(anywidget.AnyWidget):
             raise LookupError(f"no {METHODS[self.method].noun} has been found yet")
         return result
 
+    @property
+    def coords(self) -> np.ndarray:
+        """The map's (N, 2) coordinates (read-only), waiting for the projection if it still runs.
+
+        Raises
+        ------
+        LookupError
+            When the explorer has no map (``coords=None``) or its projection failed.
+        """
+        self._map_task.wait()
+        if self._coords is None:
+            raise LookupError(self.map_state.get("message") or "this explorer has no map: pass coords=")
+        return self._coords
+
     def next(self, *, wait: bool = True) -> SliceLike | None:
         """Find the next result at the current size, like the button (paper Eq. 6 for spotlights).
 
@@ -430,9 +478,9 @@ class SpotlightExplorer(anywidget.AnyWidget):
     def close(self) -> None:
         """Stop the searches and close the widget."""
         # Also called by __del__, of an explorer whose construction may have failed early.
-        queue = self.__dict__.get("_queue")
-        if queue is not None:
-            queue.close()
+        for task in (self.__dict__.get("_queue"), self.__dict__.get("_map_task")):
+            if task is not None:
+                task.close()
         super().close()
 
     def to_dataframe(self, spotlight: int | SliceLike | None = None) -> pd.DataFrame:
@@ -588,6 +636,15 @@ class SpotlightExplorer(anywidget.AnyWidget):
             raise t.TraitError(f"no {proposal['value']!r} overlay; choose from {', '.join(available)}")
         return proposal["value"]
 
+    @t.validate("map_color")
+    def _valid_map_color(self, proposal) -> str:
+        value = proposal["value"]
+        column = value.removeprefix("column:")
+        if value not in ("weights", "loss") and not (value.startswith("column:") and column in self._inputs.columns()):
+            options = ", ".join(["weights", "loss", *(f"column:{c}" for c in self._inputs.columns())])
+            raise t.TraitError(f"cannot colour the map by {value!r}; choose from {options}")
+        return value
+
     @t.validate("detail")
     def _valid_detail(self, proposal) -> int:
         index = proposal["value"]
@@ -738,6 +795,11 @@ class SpotlightExplorer(anywidget.AnyWidget):
             page_key = (shown, self.tab, self.page, self.page_size, arrangement)
             self._part("page", page_key, lambda: self._page(view, arrangement))
             self._part(
+                "map_layers",
+                (view.method, view.entries, view.current, self.map_state.get("version")),
+                lambda: setattr(self, "map_layers", self._map_layers(view)),
+            )
+            self._part(
                 "breakdown",
                 (shown, self.breakdown_column),
                 lambda: setattr(
@@ -756,6 +818,16 @@ class SpotlightExplorer(anywidget.AnyWidget):
             log.error("could not show the %s", name, exc_info=exc)
             self._failures.append(f"could not show the {name}: {exc}")
         self._built[name] = key
+
+    def _map_layers(self, view: MethodView) -> list[dict]:
+        if self._coords is None:
+            return []
+        layers = []
+        for position, result in enumerate(view.results):
+            outline = hull(outline_points(self._coords, result.top_indices, seed=self._inputs.seed))
+            current = position == view.current
+            layers.append({"position": position, "label": f"#{position + 1}", "current": current, "hull": outline})
+        return layers
 
     def _history_rows(self, view: MethodView) -> None:
         captions = []
@@ -784,6 +856,60 @@ class SpotlightExplorer(anywidget.AnyWidget):
             inputs, self.tab, view.result, order, self.page, self.page_size, opponents
         )
         self.total_items = len(order)
+
+    # -- the map ----------------------------------------------------------------------------
+
+    def _project(self, cancel: threading.Event) -> None:
+        """Compute the map's coordinates (the map task's thread)."""
+        inputs, projection = self._inputs, self._projection
+        embeddings = inputs.embeddings.numpy()
+
+        version = self.map_state.get("version", 0)
+
+        def progress(p: SearchProgress) -> None:
+            fraction = min(1.0, p.step / max(p.total, 1))
+            message = f"map: {p.stage} {p.step}/{p.total}"
+            self.map_state = _map_state("computing", projection, progress=fraction, message=message, version=version)
+
+        message = f"map: projecting {inputs.n:,} examples ({projection})"
+        self.map_state = _map_state("computing", projection, message=message, version=version)
+        try:
+            key = fingerprint(embeddings, projection, inputs.seed)
+            coords = CACHE.get_or_compute(
+                key, lambda: project(embeddings, projection, seed=inputs.seed, progress=progress, cancel=cancel)
+            )
+        except SearchCancelled:
+            return
+        except Exception as exc:  # shown on the map panel; the rest of the explorer works without it
+            log.error("the map's projection failed", exc_info=exc)
+            message = f"the map could not be drawn: {exc}"
+            self.map_state = _map_state("error", projection, message=message, version=version)
+            return
+        with self._publishing:
+            self._coords = coords
+            self.map_state = _map_state("ready", projection, version=version + 1)
+            self._publish()
+
+    def _colors(self, by: str) -> tuple[dict, bytes]:
+        inputs = self._inputs
+        if by == "weights":
+            result = self._store.view(self.method).result
+            noun = METHODS[self.method].noun
+            weights = np.full(inputs.n, np.nan) if result is None else np.asarray(result.weights, dtype=np.float64)
+            colors = continuous(weights, f"{noun} weight", lo=0.0, hi=1.0)
+        elif by == "loss":
+            colors = continuous(inputs.losses, "loss")
+        elif by.startswith("column:") and by.removeprefix("column:") in inputs.columns():
+            column = by.removeprefix("column:")
+            colors = column_colors(inputs.column_values(column), column)
+        else:
+            raise messages.RequestError(f"colors: cannot colour by {by!r}")
+        return colors.legend, colors.codes.tobytes()
+
+    def _select_region(self, chosen: np.ndarray, mode: str) -> int:
+        with self._publishing:
+            self.selected = combine(list(self.selected), chosen, mode)
+            return len(self.selected)
 
     # -- custom messages ------------------------------------------------------------------
 
@@ -823,6 +949,22 @@ class SpotlightExplorer(anywidget.AnyWidget):
             chosen = [] if result is None else payloads.selection(result, request.mode, request.threshold)
             self.selected = chosen
             return {"id": request.id, "ok": True, "count": len(chosen)}, []
+        if isinstance(request, (messages.Coords, messages.Lasso, messages.Box)) and self._coords is None:
+            raise messages.RequestError(self.map_state.get("message") or "the map is not ready yet")
+        if isinstance(request, messages.Coords):
+            coords = self._coords
+            lo, hi = coords.min(axis=0), coords.max(axis=0)
+            reply = {"type": "coords", "id": request.id, "n": inputs.n, "version": self.map_state.get("version", 0)}
+            return reply | {"bounds": [float(lo[0]), float(lo[1]), float(hi[0]), float(hi[1])]}, [coords.tobytes()]
+        if isinstance(request, messages.Colors):
+            legend, codes = self._colors(request.by)
+            return {"type": "colors", "id": request.id, "by": request.by, "legend": legend}, [codes]
+        if isinstance(request, messages.Lasso):
+            count = self._select_region(inside_polygon(self._coords, np.array(request.polygon)), request.mode)
+            return {"id": request.id, "ok": True, "count": count}, []
+        if isinstance(request, messages.Box):
+            count = self._select_region(inside_box(self._coords, request.box), request.mode)
+            return {"id": request.id, "ok": True, "count": count}, []
         if isinstance(request, messages.Probe):
             if inputs.probe_fn is None:
                 raise LookupError("no probe: pass probe= (an image -> per-class saliency callable)")
@@ -844,6 +986,12 @@ class SpotlightExplorer(anywidget.AnyWidget):
             return source.png(index)
         overlays = self._inputs.overlays
         return source.png(index, lambda image: overlays.paint(image, index, overlay), overlay)
+
+
+def _map_state(state: str, projection: str, *, progress: float = 0.0, message: str = "", version: int = 0) -> dict:
+    """A value of the ``map_state`` trait (``MapState`` in js/types.js)."""
+    done = 1.0 if state == "ready" else progress
+    return {"state": state, "progress": done, "message": message, "version": version, "projection": projection}
 
 
 def _doing(request: SearchRequest) -> str:

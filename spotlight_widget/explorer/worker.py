@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 # Queues whose worker may still run: a search thread still inside torch when the
 # interpreter exits aborts the process, so they are cancelled and joined first.
-_LIVE: weakref.WeakSet[SearchQueue] = weakref.WeakSet()
+_LIVE: weakref.WeakSet[SearchQueue | BackgroundTask] = weakref.WeakSet()
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,50 @@ class SearchQueue:
                     log.exception("reporting a failed search failed too")
 
 
+class BackgroundTask:
+    """One piece of work in its own daemon thread (the map's projection), cancellable.
+
+    Unlike searches it does not queue: the explorer stays usable while it runs, and
+    starting it again cancels the run in progress.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._cancel: threading.Event | None = None
+
+    def start(self, work: Callable[[threading.Event], None]) -> None:
+        """Run ``work(cancel)``; it must catch its own errors (they are the caller's to show)."""
+        with self._lock:
+            if self._cancel is not None:
+                self._cancel.set()
+            cancel = threading.Event()
+            self._cancel = cancel
+            self._thread = threading.Thread(target=work, args=(cancel,), name="spotlight-map", daemon=True)
+            self._thread.start()
+            _LIVE.add(self)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the work has finished; True when it has."""
+        with self._lock:
+            thread = self._thread
+        if thread is None:
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
+
+    def close(self, timeout: float = 0.0) -> None:
+        """Cancel the work, waiting up to ``timeout`` s for it to stop."""
+        with self._lock:
+            if self._cancel is not None:
+                self._cancel.set()
+            thread = self._thread
+        if timeout > 0 and thread is not None and thread is not threading.current_thread():
+            thread.join(timeout)
+
+
 @atexit.register
 def _stop_all() -> None:
     for queue in list(_LIVE):
         queue.close(timeout=5)
+
