@@ -221,3 +221,28 @@ def test_a_failed_projection_is_shown_on_the_map_only(data, monkeypatch):
         _ = ex.coords
     assert ex.map_state["state"] == "error" and "out of memory" in ex.map_state["message"]
     assert ex.status["state"] == "idle" and ex.history
+
+
+def test_a_selection_becomes_a_result_of_its_own(data):
+    d, meta, _ = data
+    ex, sent = make(data)
+    assert [m["name"] for m in ex.methods] == ["spotlight", "highest-loss", "kmeans", "gmm"]
+    reply, _ = ask(ex, sent, {"type": "describe", "id": "d"})
+    assert "nothing is selected" in reply["error"] and ex.method == "spotlight"
+    north = np.flatnonzero(meta["site"] == "north")[:40].tolist()
+    ex.selected = north
+    reply, _ = ask(ex, sent, {"type": "describe", "id": "d"})
+    assert reply["count"] == 40 and ex.method == "selection"
+    assert ex.methods[-1]["name"] == "selection" and ex.methods[-1]["noun"] == "selection"
+    described = ex.spotlight
+    assert sorted(described.top_indices.tolist()) == north and ex.history[0]["members"] == 40
+    # Described like any result: its caption and breakdown say it is all "north".
+    assert "site north" in ex.history[0]["caption"]
+    ex.breakdown_column = "site"
+    assert ex.breakdown[0]["group"] == "north" and ex.breakdown[0]["share_in"] == pytest.approx(1.0)
+    assert len(ex.map_layers) == 1 and sorted(ex.to_dataframe(0)["index"]) == north
+    # Selections are described, not searched.
+    with pytest.raises(RuntimeError, match="described, not searched"):
+        ex.next()
+    ex.method = "spotlight"
+    assert ex.selected == north and ex.wait(10) and ex.spotlight.method == "spotlight"

@@ -84,10 +84,15 @@ class Box:
     mode: str
 
 
+@dataclass(frozen=True)
+class Describe:
+    id: str
+
+
 MAX_POLYGON_VERTICES = 10_000
 SELECTION_MODES = ("replace", "add", "remove")
 
-Request = Thumbnails | Detail | Next | Select | Probe | Coords | Colors | Lasso | Box
+Request = Thumbnails | Detail | Next | Select | Probe | Coords | Colors | Lasso | Box | Describe
 
 
 def _index(value: Any, n: int, what: str = "index") -> int:
@@ -136,6 +141,8 @@ def parse(message: Any, n: int, n_train: int = 0) -> Request:
         return Probe(rid, _index(message.get("index"), n), _boxes(message.get("boxes")), _metric(message.get("metric")))
     if kind == "coords":
         return Coords(rid)
+    if kind == "describe":
+        return Describe(rid)
     if kind == "colors":
         by = message.get("by")
         if not isinstance(by, str):

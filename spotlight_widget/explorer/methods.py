@@ -85,6 +85,21 @@ METHODS = {
 }
 
 
+SELECTION = MethodInfo(
+    "selection",
+    "Selections",
+    "selection",
+    "Examples you selected (on the map or in the gallery), described as a result of their own",
+    sized=False,
+)
+"""Not a finder: the "method" that holds the selections a user asked to describe."""
+
+
+def method_info(name: str) -> MethodInfo:
+    """A method's entry: a finder of ``METHODS``, or ``SELECTION``."""
+    return SELECTION if name == SELECTION.name else METHODS[name]
+
+
 def check_methods(
     methods: Sequence[str] | None, *, inputs: Collection[str] = (), has_counts: bool = False
 ) -> tuple[str, ...]:

@@ -17,7 +17,7 @@ from ..slices import SliceLike
 from ..slices.result import members_frame
 from .arrange import Arrangement, arrange
 from .inputs import ExplorerInputs, display
-from .methods import METHODS
+from .methods import method_info
 from .probing import image_shape
 from .store import MethodView
 
@@ -32,7 +32,7 @@ def caption_of(inputs: ExplorerInputs, result: SliceLike) -> str:
 
 def history_rows(inputs: ExplorerInputs, view: MethodView, captions: Sequence[str]) -> list[dict]:
     """The history strip: one row per result seen with a method."""
-    noun = METHODS[view.method].noun
+    noun = method_info(view.method).noun
     rows = []
     for sp, text in zip(view.results, captions, strict=True):
         top = sp.top_indices

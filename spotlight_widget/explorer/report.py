@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..slices import find_slices
-from .methods import METHODS
+from .methods import method_info
 
 if TYPE_CHECKING:
     from .inputs import ExplorerInputs
@@ -22,11 +22,11 @@ def view_figure(inputs: ExplorerInputs, view: MethodView, figure: str, *, column
         raise ValueError(f"unknown view {figure!r}; one of {', '.join(FIGURES)}")
     sp = view.result
     if sp is None:
-        raise LookupError(f"no {METHODS[view.method].noun} has been found yet")
+        raise LookupError(f"no {method_info(view.method).noun} has been found yet")
     if figure == "gallery":
         names = {"labels": inputs.named("labels"), "predictions": inputs.named("predictions")}
         title = (
-            f"{METHODS[view.method].label} #{sp.rank + 1}, S = {sp.size}: "
+            f"{method_info(view.method).label} #{sp.rank + 1}, S = {sp.size}: "
             f"mean loss {sp.weighted_loss:.3g} vs {inputs.losses.mean():.3g} overall"
         )
         return figures.gallery_figure(sp, inputs.items.images(), **(names | {"title": title} | options))

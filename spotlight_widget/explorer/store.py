@@ -12,12 +12,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ..engine import SearchCancelled, SearchProgress, Spotlight, find_spotlights
-from ..slices import SliceLike, find_slices
+from ..slices import Slice, SliceLike, find_slices
 from .inputs import ExplorerInputs
-from .methods import METHODS
+from .methods import SELECTION, method_info
 
 # Companion methods return their results in ranked batches: asking for a few at once
 # saves refitting a clustering for every "next".
@@ -65,7 +66,8 @@ class ResultStore:
     def __init__(self, inputs: ExplorerInputs):
         self.inputs = inputs
         self._lock = threading.RLock()
-        methods = inputs.methods
+        # The finders offered, and the selections the user asked to describe.
+        methods = (*inputs.methods, SELECTION.name)
         self._results: dict[str, dict[int, list[SliceLike]]] = {m: {} for m in methods}
         self._history: dict[str, list[HistoryEntry]] = {m: [] for m in methods}
         self._current: dict[str, int] = dict.fromkeys(methods, -1)
@@ -145,6 +147,8 @@ class ResultStore:
         SearchCancelled
             When ``cancel`` was set.
         """
+        if method == SELECTION.name:
+            raise LookupError("selections are described, not searched: select examples, then describe them")
         inputs = self.inputs
         with self._lock:
             found = list(self._results[method].get(size, []))
@@ -180,7 +184,7 @@ class ResultStore:
             if rank >= len(stored) and len(stored) == len(found):
                 stored.extend(new)
             if rank >= len(stored):
-                info = METHODS[method]
+                info = method_info(method)
                 raise LookupError(f"{info.label} has no further {info.noun} at this size")
             entry = HistoryEntry(size, rank)
             history = self._history[method]
@@ -201,7 +205,7 @@ class ResultStore:
     ) -> list[SliceLike]:
         """The first ``rank + 1`` (at least a batch of) results of a companion method."""
         inputs = self.inputs
-        info = METHODS[method]
+        info = method_info(method)
         wanted = max(rank + 1, _BATCH)
         key = (method, wanted)
         with self._lock:
@@ -229,6 +233,26 @@ class ResultStore:
             with self._lock:
                 self._fits[key] = found
         return found
+
+    def add_selection(self, indices: Sequence[int]) -> HistoryEntry:
+        """Keep a selection of examples as a result of its own (method "selection") and show it."""
+        inputs = self.inputs
+        members = np.unique(np.asarray(indices, dtype=np.int64))
+        if members.size == 0:
+            raise ValueError("nothing is selected: select examples on the map or in the gallery first")
+        weights = np.zeros(inputs.n)
+        weights[members] = 1.0
+        method = SELECTION.name
+        with self._lock:
+            by_size = self._results[method].setdefault(len(members), [])
+            rank = len(self._history[method])
+            score = float(inputs.losses[members].mean())
+            by_size.append(Slice(method, weights, inputs.losses, rank=rank, score=score, info={"count": len(members)}))
+            entry = HistoryEntry(len(members), len(by_size) - 1)
+            self._history[method].append(entry)
+            self._current[method] = len(self._history[method]) - 1
+            self._moves[method] += 1
+            return entry
 
     def preload(self, spotlights: Sequence[SliceLike]) -> None:
         """Add spotlights found elsewhere (the API, the command line, a distributed run).

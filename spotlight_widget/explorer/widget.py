@@ -42,7 +42,7 @@ from .mapping import (
     inside_polygon,
     outline_points,
 )
-from .methods import METHODS
+from .methods import METHODS, PUBLISHED, SELECTION, method_info
 from .overlays import OVERLAYS
 from .probing import probe_region
 from .report import view_figure
@@ -213,7 +213,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
     size = Size().tag(sync=True)
     # Position of the shown result in the history strip (-1: none yet).
     current = t.Int(-1).tag(sync=True)
-    method = t.Enum(tuple(METHODS), "spotlight").tag(sync=True)
+    method = t.Enum((*METHODS, SELECTION.name), "spotlight").tag(sync=True)
     tab = t.Enum(TABS, "spotlight").tag(sync=True)
     page = t.Int(0, min=0).tag(sync=True)
     page_size = t.Int(48, min=1, max=500).tag(sync=True)
@@ -422,7 +422,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
         """The result being shown (a ``Spotlight`` when the method is "spotlight")."""
         result = self._store.view(self.method).result
         if result is None:
-            raise LookupError(f"no {METHODS[self.method].noun} has been found yet")
+            raise LookupError(f"no {method_info(self.method).noun} has been found yet")
         return result
 
     @property
@@ -469,6 +469,26 @@ class SpotlightExplorer(anywidget.AnyWidget):
             self._store.show(self.method, k)
             self._accepted()
             self._publish()
+            return self.spotlight
+
+    def describe_selection(self) -> SliceLike:
+        """Make the selected examples a result of their own, shown under "Selections".
+
+        It gets everything a search result gets: gallery, caption, breakdown, outline on
+        the map, export; the selector then lists "Selections" beside the finders.
+
+        Raises
+        ------
+        ValueError
+            When nothing is selected.
+        """
+        with self._publishing:
+            self._store.add_selection(self.selected)
+            self._accepted()
+            if self.method == SELECTION.name:
+                self._publish()
+            else:
+                self.method = SELECTION.name
             return self.spotlight
 
     def wait(self, timeout: float | None = None) -> bool:
@@ -583,15 +603,20 @@ class SpotlightExplorer(anywidget.AnyWidget):
         if position == -1 and count == 0:
             return position
         if not 0 <= position < count:
-            raise t.TraitError(f"no {METHODS[self.method].noun} #{position}: {count} found so far")
+            raise t.TraitError(f"no {method_info(self.method).noun} #{position}: {count} found so far")
         return position
 
     @t.validate("method")
     def _valid_method(self, proposal) -> str:
-        if proposal["value"] not in self._inputs.methods:
-            offered = ", ".join(self._inputs.methods)
+        if proposal["value"] not in self._offered():
+            offered = ", ".join(self._offered())
             raise t.TraitError(f"unknown method {proposal['value']!r}; this explorer offers {offered}")
         return proposal["value"]
+
+    def _offered(self) -> tuple[str, ...]:
+        """The methods the selector lists: the finders, then the selections once there are some."""
+        described = bool(self._store.view(SELECTION.name).results)
+        return (*self._inputs.methods, SELECTION.name) if described else self._inputs.methods
 
     @t.validate("tab")
     def _valid_tab(self, proposal) -> str:
@@ -775,6 +800,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
         """
         with self._publishing, self.hold_sync():
             inputs = self._inputs
+            self.methods = [{key: getattr(method_info(m), key) for key in PUBLISHED} for m in self._offered()]
             view = self._store.view(self.method)
             entry = view.entries[view.current] if view.entries else None
             shown = (view.method, entry)
@@ -837,7 +863,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
                 try:
                     return payloads.caption_of(self._inputs, result)
                 except Exception as exc:  # a caption is a convenience: the result shows without one
-                    self._failures.append(f"no caption for {METHODS[view.method].noun} #{result.rank + 1}: {exc}")
+                    self._failures.append(f"no caption for {method_info(view.method).noun} #{result.rank + 1}: {exc}")
                     return ""
 
             captions.append(self._store.memo("caption", view.method, entry, describe))
@@ -894,7 +920,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
         inputs = self._inputs
         if by == "weights":
             result = self._store.view(self.method).result
-            noun = METHODS[self.method].noun
+            noun = method_info(self.method).noun
             weights = np.full(inputs.n, np.nan) if result is None else np.asarray(result.weights, dtype=np.float64)
             colors = continuous(weights, f"{noun} weight", lo=0.0, hi=1.0)
         elif by == "loss":
@@ -945,7 +971,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
         if isinstance(request, messages.Select):
             result = self._store.view(self.method).result
             if result is None and request.mode != "none":
-                raise messages.RequestError(f"wait for the first {METHODS[self.method].noun}")
+                raise messages.RequestError(f"wait for the first {method_info(self.method).noun}")
             chosen = [] if result is None else payloads.selection(result, request.mode, request.threshold)
             self.selected = chosen
             return {"id": request.id, "ok": True, "count": len(chosen)}, []
@@ -965,6 +991,9 @@ class SpotlightExplorer(anywidget.AnyWidget):
         if isinstance(request, messages.Box):
             count = self._select_region(inside_box(self._coords, request.box), request.mode)
             return {"id": request.id, "ok": True, "count": count}, []
+        if isinstance(request, messages.Describe):
+            result = self.describe_selection()
+            return {"id": request.id, "ok": True, "count": len(result.top_indices)}, []
         if isinstance(request, messages.Probe):
             if inputs.probe_fn is None:
                 raise LookupError("no probe: pass probe= (an image -> per-class saliency callable)")
@@ -996,7 +1025,7 @@ def _map_state(state: str, projection: str, *, progress: float = 0.0, message: s
 
 def _doing(request: SearchRequest) -> str:
     """What a search is doing, as the status line says it."""
-    info = METHODS[request.method]
+    info = method_info(request.method)
     if request.method == "spotlight":
         return f"searching S = {request.size}" + (" (next)" if request.next_rank else "")
     return f"fitting {info.label}" + (f": S = {request.size}" if info.sized else "")
