@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["breakdown_figure", "gallery_figure", "size_loss_figure", "sizes_figure"]
+__all__ = ["breakdown_figure", "gallery_figure", "map_figure", "size_loss_figure", "sizes_figure"]
 
 _INSIDE = "#d62728"
 _OVERALL = "#9a9a9a"
@@ -442,3 +442,102 @@ def _checked_losses(losses: Any, n: int) -> np.ndarray:
     if loss.shape[0] != n:
         raise ValueError(f"losses has {loss.shape[0]} entries for {n} examples")
     return loss
+
+
+# -- the map -----------------------------------------------------------------------------
+
+
+def map_figure(
+    coords: Any,
+    color: Any = None,
+    *,
+    outlines: Sequence[Any] = (),
+    current: int | None = None,
+    selected: Any = None,
+    label: str = "",
+    title: str | None = None,
+    max_points: int = 200_000,
+    seed: int = 0,
+    ax: Axes | None = None,
+) -> Figure:
+    """The explorer's map as a static figure: every example, results outlined, selection marked.
+
+    Parameters
+    ----------
+    coords : array-like, (N, 2)
+        The map's coordinates (``SpotlightExplorer.coords`` or ``projection.project``).
+    color : array-like, (N,), optional
+        One value per example: real numbers on a scale (e.g. a result's weights, losses),
+        anything else as categories (the 10 most frequent named, the rest grey).
+    outlines : sequence of (K, 2) arrays
+        Polygons drawn over the points and numbered from 1, e.g. each history entry's
+        outline (``SpotlightExplorer.map_layers``' hulls).
+    current : int, optional
+        The outline drawn emphasised.
+    selected : array-like of int, optional
+        Examples circled in black.
+    label : str
+        What ``color`` is, for the colour bar or legend.
+    title : str, optional
+    max_points : int
+        Above this many examples a fixed random sample is drawn (the outlines and the
+        selection are always complete).
+    seed : int
+        Seeds that sample.
+    ax : matplotlib.axes.Axes, optional
+        Draw on these axes instead of a new figure.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    xy = np.asarray(coords, dtype=np.float64)
+    if xy.ndim != 2 or xy.shape[1] != 2:
+        raise ValueError(f"coords must have shape (N, 2); got {xy.shape}")
+    max_points = _check_positive(max_points, "max_points")
+    n = len(xy)
+    shown = np.arange(n)
+    if n > max_points:
+        shown = np.sort(np.random.default_rng(seed).choice(n, size=max_points, replace=False))
+    if ax is None:
+        fig = _figure((6.4, 5.6))
+        ax = fig.add_subplot()
+    size = float(np.clip(3e4 / max(len(shown), 1), 0.5, 20))
+    if color is None:
+        ax.scatter(xy[shown, 0], xy[shown, 1], s=size, c=_OVERALL, linewidths=0, rasterized=True)
+    else:
+        values = pd.Series(np.asarray(color) if not isinstance(color, pd.Series) else color.to_numpy())
+        if len(values) != n:
+            raise ValueError(f"color has {len(values)} values but coords has {n} rows")
+        if values.dtype.kind in "iuf" and values.nunique() > 10:
+            points = ax.scatter(
+                xy[shown, 0], xy[shown, 1], s=size, c=values.to_numpy(np.float64)[shown], cmap="viridis",
+                linewidths=0, rasterized=True,
+            )
+            ax.figure.colorbar(points, ax=ax, label=_text(label, 60), shrink=0.8)
+        else:
+            names = values.astype(str).to_numpy()
+            top = pd.Series(names).value_counts().index[:10]
+            rest = ~np.isin(names[shown], top)
+            ax.scatter(xy[shown[rest], 0], xy[shown[rest], 1], s=size, c=_OVERALL, linewidths=0, rasterized=True)
+            for i, name in enumerate(top):
+                mine = shown[names[shown] == name]
+                ax.scatter(xy[mine, 0], xy[mine, 1], s=size, color=f"C{i}", label=_text(name), linewidths=0, rasterized=True)
+            ax.legend(title=_text(label, 60) or None, fontsize=7, markerscale=max(1.0, 3 / size**0.5), frameon=False)
+    if selected is not None:
+        chosen = np.asarray(selected, dtype=np.int64)
+        ax.scatter(xy[chosen, 0], xy[chosen, 1], s=size * 3, facecolors="none", edgecolors="black", linewidths=0.6)
+    for k, outline in enumerate(outlines):
+        polygon = np.asarray(outline, dtype=np.float64).reshape(-1, 2)
+        if len(polygon) == 0:
+            continue
+        closed = np.vstack([polygon, polygon[:1]])
+        emphasised = k == current
+        ax.plot(closed[:, 0], closed[:, 1], color=_INSIDE, linewidth=2.2 if emphasised else 1.0, alpha=1 if emphasised else 0.7)
+        ax.annotate(f"#{k + 1}", polygon.mean(0), color=_INSIDE, fontsize=9, fontweight="bold" if emphasised else "normal", ha="center", va="center")
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.set_xticks([])
+    ax.set_yticks([])
+    if title:
+        ax.set_title(_text(title, 80))
+    return ax.figure

@@ -246,3 +246,29 @@ def test_a_selection_becomes_a_result_of_its_own(data):
         ex.next()
     ex.method = "spotlight"
     assert ex.selected == north and ex.wait(10) and ex.spotlight.method == "spotlight"
+
+
+def test_the_map_as_a_matplotlib_figure(data):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    ex, _ = make(data)
+    ex.next()
+    ex.selected = [0, 1, 2]
+    fig = ex.figure("map")
+    ax = fig.axes[0]
+    # The points, the circled selection, then one line per history entry.
+    assert len(ax.collections) == 2 and len(ax.lines) == 2
+    assert ax.collections[1].get_offsets().shape == (3, 2)
+    assert [t.get_text() for t in ax.texts] == ["#1", "#2"]
+    ex.map_color = "column:site"
+    fig = ex.figure("map")
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert sorted(legend) == ["east", "north", "south"]
+    from spotlight_widget.figures import map_figure
+
+    with pytest.raises(ValueError, match="shape"):
+        map_figure(np.zeros((5, 3)))
+    with pytest.raises(ValueError, match="color has 2 values"):
+        map_figure(np.zeros((5, 2)), [1, 2])

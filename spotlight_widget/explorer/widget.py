@@ -539,14 +539,16 @@ class SpotlightExplorer(anywidget.AnyWidget):
 
         Parameters
         ----------
-        view : {"gallery", "breakdown", "sizes", "size-loss"}
+        view : {"gallery", "breakdown", "sizes", "size-loss", "map"}
             "gallery": the result's highest-weight images (``figures.gallery_figure``);
             "breakdown": shares in the result vs overall for one column (``column=``,
             default: the column the explorer shows; ``figures.breakdown_figure``);
             "sizes": the first result of every size looked at, one row each
             (``figures.sizes_figure``, the paper's Figure D1); "size-loss": size against
             mean loss of the results in the history strip against K-means clusters at
-            the current size (``figures.size_loss_figure``, the paper's Figure B1).
+            the current size (``figures.size_loss_figure``, the paper's Figure B1); "map":
+            the map coloured as the widget colours it (``map_color``), every history entry
+            outlined and the selection circled (``figures.map_figure``).
         **options
             Passed to the figure function (e.g. ``n=``, ``ncols=``, ``top=``).
 
@@ -556,9 +558,36 @@ class SpotlightExplorer(anywidget.AnyWidget):
         """
         if not self._store.view(self.method).results:
             self.wait()
+        if view == "map":
+            return self._map_figure(**options)
         if view == "breakdown":
             options.setdefault("column", self.breakdown_column or None)
         return view_figure(self._inputs, self._store.view(self.method), view, **options)
+
+    def _map_figure(self, **options: Any):
+        from .. import figures
+
+        coords = self.coords
+        with self._publishing:
+            view = self._store.view(self.method)
+            by, layers = self.map_color, list(self.map_layers)
+            if by == "weights":
+                color = None if view.result is None else view.result.weights
+                label = f"{method_info(view.method).noun} weight"
+            elif by == "loss":
+                color, label = self._inputs.losses, "loss"
+            else:
+                label = by.removeprefix("column:")
+                color = self._inputs.column_values(label)
+            options = {
+                "outlines": [layer["hull"] for layer in layers],
+                "current": view.current if layers else None,
+                "selected": list(self.selected) or None,
+                "label": label,
+                "title": f"{method_info(view.method).label}: {len(layers)} in the history",
+                **options,
+            }
+        return figures.map_figure(coords, color, **options)
 
     # -- validation: a refused value never lands -------------------------------------------
 
