@@ -340,8 +340,6 @@ class SpotlightExplorer(anywidget.AnyWidget):
             },
         )
         self.on_msg(self._on_message)
-        if self._projection not in ("given", "none"):
-            self._map_task.start(self._project)
         self._publish()
         if not self._store.view(self.method).results:
             self._submit(SearchRequest(self.method, start, implicit=True))
@@ -434,6 +432,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
         LookupError
             When the explorer has no map (``coords=None``) or its projection failed.
         """
+        self._start_map()
         self._map_task.wait()
         if self._coords is None:
             raise LookupError(self.map_state.get("message") or "this explorer has no map: pass coords=")
@@ -606,6 +605,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
 
     def set_state(self, sync_data: dict) -> None:
         """Apply the front end's changes one by one: a refused one is shown and sent back."""
+        self._start_map()
         for name, value in sync_data.items():
             if name not in WRITABLE:
                 self.error = f"the front end cannot set {name!r}"
@@ -914,6 +914,21 @@ class SpotlightExplorer(anywidget.AnyWidget):
 
     # -- the map ----------------------------------------------------------------------------
 
+    def _repr_mimebundle_(self, **kwargs: Any):
+        self._start_map()
+        return super()._repr_mimebundle_(**kwargs)
+
+    def _start_map(self) -> None:
+        """Start the projection the first time the map is needed.
+
+        Shown in a notebook (or asked for with ``ex.coords``), not when the explorer is
+        only used from Python: scripts and tests do not pay for a map nobody sees.
+        """
+        with self._publishing:
+            if self.map_state.get("state") == "none" and self._projection not in ("given", "none"):
+                self.map_state = _map_state("computing", self._projection, message="map: starting")
+                self._map_task.start(self._project)
+
     def _project(self, cancel: threading.Event) -> None:
         """Compute the map's coordinates (the map task's thread)."""
         inputs, projection = self._inputs, self._projection
@@ -969,6 +984,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
     # -- custom messages ------------------------------------------------------------------
 
     def _on_message(self, _widget, content: Any, _buffers) -> None:
+        self._start_map()
         rid = messages.request_id(content)
         try:
             inputs = self._inputs
