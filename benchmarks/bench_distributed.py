@@ -183,7 +183,7 @@ def main(argv=None) -> int:
         f"Python {platform.python_version()}, load average {os.getloadavg()[0]:.2f} at start"
     )
     data_dir = tempfile.mkdtemp(prefix="bench-dist-data-")
-    data = planted_clusters(n=args.n_rows, dim=args.dim, fractions=(0.02,), n_clusters=20, seed=args.seed)
+    data = planted_clusters(n_rows=args.n_rows, dim=args.dim, fractions=(0.02,), n_clusters=20, seed=args.seed)
     np.save(Path(data_dir) / "emb.npy", data.embeddings.astype(np.float32))
     np.save(Path(data_dir) / "losses.npy", data.losses.astype(np.float32))
     mb = args.n_rows * args.dim * 4 / 1e6

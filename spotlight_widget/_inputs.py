@@ -86,6 +86,8 @@ def _nonfinite_message(name: str, t: torch.Tensor) -> str | None:
     # Row blocks keep the boolean masks small: a whole (N, d) mask would be a quarter of
     # the embeddings' size at float32, twice over.
     rows = t.shape[0]
+    if rows == 0:
+        return None
     step = max(1, (1 << 24) // max(1, t[0].numel()))
     bad = torch.cat(
         [~torch.isfinite(t[a : a + step]).reshape(min(step, rows - a), -1).all(1) for a in range(0, rows, step)]
@@ -106,6 +108,16 @@ def _same_memory(arr: np.ndarray | torch.Tensor, t: torch.Tensor) -> bool:
     return t.device.type == "cpu" and np.may_share_memory(arr, t.numpy())
 
 
+def _is_empty(value: Any) -> bool:
+    shape = getattr(value, "shape", None)
+    if shape is None:
+        try:
+            return len(value) == 0
+        except TypeError:
+            return False
+    return len(shape) >= 1 and shape[0] == 0
+
+
 def as_matrix(
     value: Any,
     name: str,
@@ -113,14 +125,22 @@ def as_matrix(
     dtype: torch.dtype = torch.float32,
     device: torch.device | str = "cpu",
     return_owned: bool = False,
+    allow_empty: bool = False,
 ) -> torch.Tensor | tuple[torch.Tensor, bool]:
     """Convert ``value`` to a finite 2-D tensor of shape (N, d) with N >= 1 and d >= 1.
 
     With ``return_owned``, also say whether the tensor is a fresh copy (True) that may be
-    modified, or may share memory with the caller's data (False).
+    modified, or may share memory with the caller's data (False). With ``allow_empty``, a
+    value without rows (one process's shard of a larger data set may have none) gives a
+    (0, d) tensor, d = 0 when the value does not say.
     """
     if value is None:
         raise TypeError(f"{name} is required; got None")
+    if allow_empty and _is_empty(value):
+        shape = tuple(getattr(value, "shape", (0,)))
+        d = shape[1] if len(shape) == 2 else 0
+        t = torch.zeros(0, d, dtype=dtype, device=torch.device(device))
+        return (t, True) if return_owned else t
     arr = _as_array_or_tensor(value, name)
     _check_dtype(arr, name)
     shape = tuple(arr.shape)
@@ -150,7 +170,10 @@ def as_vector(
     dtype: torch.dtype = torch.float32,
     device: torch.device | str = "cpu",
 ) -> torch.Tensor:
-    """Convert ``value`` to a finite 1-D tensor; (N, 1) columns are accepted and flattened."""
+    """Convert ``value`` to a finite 1-D tensor; (N, 1) columns are accepted and flattened.
+
+    Empty only when ``length`` is 0 (a shard without rows).
+    """
     if value is None:
         raise TypeError(f"{name} is required; got None")
     arr = _as_array_or_tensor(value, name)
@@ -160,7 +183,7 @@ def as_vector(
         arr = arr.reshape(-1)
     elif len(shape) != 1:
         raise ValueError(f"{name} must be 1-D (one value per example); got shape {shape}")
-    if arr.shape[0] == 0:
+    if arr.shape[0] == 0 and length != 0:
         raise ValueError(f"{name} is empty")
     if length is not None and arr.shape[0] != length:
         raise ValueError(f"{name} has {arr.shape[0]} entries but the embeddings have {length} rows")
@@ -172,9 +195,15 @@ def as_vector(
 
 
 def as_counts(
-    value: Any, *, length: int, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu"
+    value: Any,
+    *,
+    length: int,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str = "cpu",
+    allow_all_zero: bool = False,
 ) -> torch.Tensor | None:
-    """Check per-example multiplicities: finite, non-negative, not all zero."""
+    """Check per-example multiplicities: finite, non-negative, not all zero (unless
+    ``allow_all_zero``: one shard's counts may all be zero when another's are not)."""
     if value is None:
         return None
     t = as_vector(value, "counts", length=length, dtype=dtype, device=device)
@@ -182,18 +211,31 @@ def as_counts(
     if n_neg:
         rows = torch.nonzero(t < 0).flatten()[:_MAX_ROWS_SHOWN].tolist()
         raise ValueError(f"counts must be non-negative; {n_neg} entries are negative (first at {rows})")
-    if not bool((t > 0).any()):
+    if not allow_all_zero and not bool((t > 0).any()):
         raise ValueError("counts are all zero: no example would count")
     return t
+
+
+def _as_scalar(value: Any) -> Any:
+    """A numpy scalar, or a 0-d numpy array or tensor, as the Python number it holds."""
+    if isinstance(value, (np.ndarray, torch.Tensor)) and value.ndim == 0:
+        return value.item()
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 def resolve_size(size: Any, total: float, n_rows: int) -> float:
     """Turn a user ``size`` into S, a number of (counted) examples.
 
     A float in (0, 1) is a fraction of the data; an integer >= 1 is a number of examples.
+    Numpy scalars and 0-d arrays count as the number they hold; booleans are refused.
     """
+    size = _as_scalar(size)
     if isinstance(size, bool) or not isinstance(size, numbers.Real):
-        raise TypeError(f"size must be a fraction in (0, 1) or an integer number of examples; got {size!r}")
+        raise TypeError(
+            f"size must be a fraction in (0, 1) or an integer number of examples; got {size!r} ({type(size).__name__})"
+        )
     if n_rows < 2:
         raise ValueError(f"a spotlight needs at least 2 examples; got {n_rows}")
     if isinstance(size, numbers.Integral):
@@ -206,7 +248,8 @@ def resolve_size(size: Any, total: float, n_rows: int) -> float:
             raise ValueError(f"size must be positive; got {size}")
         if size >= 1:
             raise ValueError(
-                f"size={size} is a float >= 1: pass a fraction in (0, 1), or an int for a number of examples"
+                f"size={size!r} is a float >= 1: a float is a fraction of the data, in (0, 1); "
+                f"an int is a number of examples (e.g. size={max(1, round(size))})"
             )
         s = max(1.0, round(size * total))
     if s >= total:
@@ -217,12 +260,25 @@ def resolve_size(size: Any, total: float, n_rows: int) -> float:
 
 
 def as_sizes(size: Any) -> tuple[list[Any], bool]:
-    """Normalise ``size`` to a list; also say whether the user passed a single value."""
+    """Normalise ``size`` to a list; also say whether the user passed a single value.
+
+    A number (numpy scalars and 0-d arrays included) is a single size; a sequence or a 1-d
+    array holds several.
+    """
     if isinstance(size, (str, bytes)):
         raise TypeError(f"size must be a number or a sequence of numbers; got {size!r}")
-    if isinstance(size, (Sequence, np.ndarray, torch.Tensor)):
-        sizes = list(np.asarray(size).tolist()) if not isinstance(size, Sequence) else list(size)
-        if not sizes:
-            raise ValueError("size is an empty sequence")
-        return sizes, False
-    return [size], True
+    if isinstance(size, (np.ndarray, torch.Tensor)):
+        if size.ndim == 0:
+            return [size.item()], True
+        if size.ndim > 1:
+            raise ValueError(
+                f"size must be a number or a 1-d sequence of numbers; got an array of shape {tuple(size.shape)}"
+            )
+        sizes = [_as_scalar(s) for s in size]
+    elif isinstance(size, Sequence):
+        sizes = [_as_scalar(s) for s in size]
+    else:
+        return [_as_scalar(size)], True
+    if not sizes:
+        raise ValueError("size is an empty sequence")
+    return sizes, False

@@ -42,8 +42,9 @@ def test_result_fields_are_consistent(planted):
     # The kernel of paper Eq. 1 with the reported centre and precision gives the weights.
     np.testing.assert_allclose(sp.membership(planted.embeddings), w, atol=2e-3)
     frame = sp.to_frame()
-    assert list(frame.columns) == ["index", "weight", "loss"]
+    assert list(frame.columns) == ["index", "weight", "loss", "count", "in_top"]
     assert len(frame) == len(sp.indices) and frame["weight"].is_monotonic_decreasing
+    assert np.array_equal(frame.loc[frame["in_top"], "index"], sp.top_indices)
     hist = sp.history.to_frame()
     assert list(hist.columns) == ["step", "stage", "objective", "mass", "lr", "width"]
     assert len(hist) == sp.history.steps > 0
@@ -87,7 +88,7 @@ def test_same_seed_same_result_bit_for_bit(planted):
 
 def test_heavy_tailed_losses_and_huge_norms_never_give_empty_spotlights():
     rng = np.random.default_rng(3)
-    data = planted_clusters(n=2000, dim=32, n_clusters=10, seed=3)
+    data = planted_clusters(n_rows=2000, dim=32, n_clusters=10, seed=3)
     # A few confident mistakes with enormous cross-entropy, far away from everything.
     losses = data.losses.copy()
     losses[rng.choice(2000, 5, replace=False)] = 1e4
@@ -100,13 +101,13 @@ def test_heavy_tailed_losses_and_huge_norms_never_give_empty_spotlights():
 
 
 def test_paper_preset_refuses_what_it_cannot_do():
-    data = planted_clusters(n=500, dim=8, n_clusters=5, seed=0)
+    data = planted_clusters(n_rows=500, dim=8, n_clusters=5, seed=0)
     with pytest.raises(ValueError, match="every kernel weight is 0 at the paper's start"):
         find_spotlight(data.embeddings * 1e3 + 1e3, data.losses, size=0.05, preset="paper")
 
 
 def test_counts_act_as_copies():
-    data = planted_clusters(n=1500, dim=16, n_clusters=10, seed=4)
+    data = planted_clusters(n_rows=1500, dim=16, n_clusters=10, seed=4)
     counts = np.random.default_rng(4).integers(1, 4, size=1500)
     rows = np.repeat(np.arange(1500), counts)
     size = 0.02
@@ -121,7 +122,7 @@ def test_counts_act_as_copies():
 
 
 def test_counts_change_the_answer():
-    data = planted_clusters(n=1500, dim=16, n_clusters=10, seed=4)
+    data = planted_clusters(n_rows=1500, dim=16, n_clusters=10, seed=4)
     counts = np.ones(1500)
     counts[data.planted[0]] = 0  # the failing cluster does not exist with these counts
     sp = find_spotlight(data.embeddings, data.losses, size=0.02, counts=counts)
@@ -189,9 +190,9 @@ def test_restarts_default_to_the_presets():
     # Not vacuous: a second start changes the paper preset's answer on these data.
     assert precision(default, failing) == 0.0
     assert precision(paper(restarts=2), failing) >= 0.9
-    with pytest.raises(ValueError, match="restarts must be a positive integer; got 0"):
+    with pytest.raises(ValueError, match=r"find_spotlight: the preset's restarts must be an int in \[1, inf\); got 0"):
         find_spotlight(x, loss, size=0.02, preset=get_preset("fast", restarts=0))
-    with pytest.raises(ValueError, match="restarts must be a positive integer; got 1.5"):
+    with pytest.raises(TypeError, match=r"find_spotlight: restarts must be None or an int in \[1, inf\); got 1.5"):
         find_spotlight(x, loss, size=0.02, restarts=1.5)
 
 
@@ -228,7 +229,7 @@ def test_progress_reports_and_cancel_stops(planted):
 
 
 def test_large_data_is_searched_on_a_sample_first():
-    data = planted_clusters(n=12_000, dim=16, n_clusters=20, seed=6)
+    data = planted_clusters(n_rows=12_000, dim=16, n_clusters=20, seed=6)
     cfg = get_preset("fast", coarse_rows=3000)
     sp = find_spotlight(data.embeddings, data.losses, size=0.02, preset=cfg)
     assert set(np.unique(sp.history.stage)) == {0, 1}
@@ -278,7 +279,7 @@ def literal_paper_spotlight(x, losses, size, steps, barrier=1.0):
 
 
 def test_paper_preset_matches_a_literal_implementation():
-    data = planted_clusters(n=800, dim=12, n_clusters=8, seed=7)
+    data = planted_clusters(n_rows=800, dim=12, n_clusters=8, seed=7)
     losses = np.minimum(data.losses, 3.0) / 3.0
     steps = 1500
     weights, history = literal_paper_spotlight(data.embeddings, losses, 16, steps)
@@ -295,7 +296,7 @@ def test_paper_preset_matches_a_literal_implementation():
 
 
 def test_fast_and_paper_presets_agree_on_benign_data():
-    data = planted_clusters(n=1500, dim=16, n_clusters=10, seed=8)
+    data = planted_clusters(n_rows=1500, dim=16, n_clusters=10, seed=8)
     losses = np.minimum(data.losses, 3.0) / 3.0
     paper = find_spotlight(data.embeddings, losses, size=0.02, preset="paper", max_steps=2000)
     fast = find_spotlight(data.embeddings, losses, size=0.02)
@@ -364,7 +365,7 @@ def test_centre_is_in_the_users_coordinates_whatever_copy_the_search_made(plante
 def test_damped_losses_keep_to_the_coherent_group_and_report_original_losses():
     # A group with moderately high losses, and 2 % of scattered examples with huge ones (random
     # wrong labels): the search should find the group, not chase the scattered tail.
-    d = planted_clusters(n=3000, dim=16, n_clusters=10, fractions=(0.03,), seed=1)
+    d = planted_clusters(n_rows=3000, dim=16, n_clusters=10, fractions=(0.03,), seed=1)
     rng = np.random.default_rng(1)
     loss = rng.exponential(0.3, 3000)
     loss[d.planted[0]] = rng.exponential(0.3, len(d.planted[0])) + 2.0
@@ -382,7 +383,7 @@ def test_damped_losses_keep_to_the_coherent_group_and_report_original_losses():
 
 
 def test_losses_below_zero_are_searched_undamped():
-    d = planted_clusters(n=1500, dim=8, n_clusters=6, fractions=(0.05,), seed=2)
+    d = planted_clusters(n_rows=1500, dim=8, n_clusters=6, fractions=(0.05,), seed=2)
     shifted = d.losses - d.losses.mean()  # e.g. a loss relative to a baseline model
     a = find_spotlight(d.embeddings, shifted, size=0.05)
     b = find_spotlight(d.embeddings, shifted, size=0.05, preset=get_preset("fast", damp_losses=False))

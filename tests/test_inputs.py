@@ -53,6 +53,51 @@ def test_bad_sizes(size):
         run(size=size)
 
 
+@pytest.mark.parametrize(
+    "size, expected",
+    [
+        (np.array(0.05), 10),
+        (np.float64(0.05), 10),
+        (np.float32(0.05), 10),
+        (np.int64(7), 7),
+        (np.array(7), 7),
+        (torch.tensor(7), 7),
+    ],
+    ids=["0-d float array", "float64", "float32", "int64", "0-d int array", "0-d tensor"],
+)
+def test_numpy_scalars_and_0d_arrays_are_single_sizes(size, expected):
+    sp = run(size=size)
+    assert not isinstance(sp, list)
+    assert sp.size == expected and len(sp.top_indices) == expected
+
+
+def test_a_1d_array_of_sizes_is_a_batch():
+    for sizes in (np.array([5, 10]), np.array([0.025, 0.05])):
+        spots = run(size=sizes)
+        assert isinstance(spots, list)
+        assert [sp.size for sp in spots] == [5, 10]
+
+
+SIZE_RULE = r"find_spotlight: size must be a float in \(0, 1\) \(a fraction of the data\) or an int >= 1 \(a number of examples\)"
+
+
+@pytest.mark.parametrize("size", [True, np.bool_(True), np.array(False), [5, True]])
+def test_booleans_are_not_sizes(size):
+    with pytest.raises(TypeError, match=SIZE_RULE + "; got .*(True|False)"):
+        run(size=size)
+
+
+@pytest.mark.parametrize("size", [1.0, np.float64(1.0), np.array(3.0), [0.1, 2.0]])
+def test_a_float_of_one_or_more_is_refused_with_the_rule(size):
+    with pytest.raises(ValueError, match=SIZE_RULE + r"; got [123]\.0$"):
+        run(size=size)
+
+
+def test_a_2d_array_is_not_a_size():
+    with pytest.raises(ValueError, match=r"1-d sequence.*shape \(1, 2\)"):
+        run(size=np.array([[0.01, 0.02]]))
+
+
 def test_non_numeric_and_complex_inputs_are_refused():
     with pytest.raises(TypeError, match="numeric"):
         run(np.array([["a", "b"]] * 200), LOSS)
@@ -72,7 +117,7 @@ def test_bad_counts():
 
 
 def test_other_bad_options():
-    with pytest.raises(ValueError, match="unknown preset"):
+    with pytest.raises(ValueError, match="preset must be one of 'fast', 'paper' or a Preset; got 'slow'"):
         run(preset="slow")
     with pytest.raises(ValueError, match="restarts"):
         run(restarts=0)

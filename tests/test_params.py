@@ -38,8 +38,6 @@ from spotlight_widget.infembed import embed_examples, factor_hessian, head_influ
 from spotlight_widget.slices import domino_slices, planespot_slices
 from spotlight_widget.synthetic import planted_clusters
 
-ENGINE = pytest.mark.xfail(strict=True, reason="engine adopts _params.py")
-
 _rng = np.random.default_rng(0)
 X = _rng.normal(size=(40, 3))
 LOSSES = _rng.random(40)
@@ -247,8 +245,8 @@ ROWS = [
     ("planted_clusters", "seed", -1, V, SEED),
 ]
 
-# The engine and the distributed search, which check these today with messages of their own.
-ENGINE_ROWS = [
+# The engine and the distributed search (rows with None: messages that say more than the form).
+ROWS += [
     ("find_spotlight", "size", 0, V, None),
     ("find_spotlight", "size", "2%", T, None),
     ("find_spotlight", "barrier", 0.0, V, None),
@@ -274,12 +272,12 @@ ENGINE_ROWS = [
 ]
 
 
-def _param(row: tuple, *marks: Any) -> Any:
+def _param(row: tuple) -> Any:
     func, name, bad, error, _ = row
-    return pytest.param(*row, id=f"{func}-{name}={bad!r}-{error.__name__}", marks=marks)
+    return pytest.param(*row, id=f"{func}-{name}={bad!r}-{error.__name__}")
 
 
-PARAMS = [_param(row) for row in ROWS] + [_param(row, ENGINE) for row in ENGINE_ROWS]
+PARAMS = [_param(row) for row in ROWS]
 
 
 @pytest.fixture(scope="module")
@@ -306,7 +304,7 @@ def test_every_public_function_names_a_bad_argument(func, name, bad, error, what
 
 
 def test_every_public_function_has_rows():
-    assert {row[0] for row in ROWS + ENGINE_ROWS} == set(BASE)
+    assert {row[0] for row in ROWS} == set(BASE)
 
 
 # --- what the public functions accept ---------------------------------------------------

@@ -13,13 +13,12 @@ Three ways in:
 
 from .comm import Comm, ShardError
 from .run_files import RunView, load_run
-from .sharded import ShardedSpace, ShardedSpotlight, find_spotlights_sharded
+from .sharded import ShardedSpotlight, find_spotlights_sharded
 
 __all__ = [
     "Comm",
     "RunView",
     "ShardError",
-    "ShardedSpace",
     "ShardedSpotlight",
     "find_spotlights_sharded",
     "load_run",

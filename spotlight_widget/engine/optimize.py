@@ -1,9 +1,10 @@
 """The optimisation loop: B spotlights (sizes x restarts) advanced together.
 
 One step is one pass over the data (``EmbeddingSpace.local_sums``), one reduction of
-those sums (identity on one process, an all-reduce when sharded), and a few vector
-operations. Nothing is read back to the host between the periodic checks, so a GPU is
-never made to wait on Python.
+those sums by the space's communicator (identity on one process, an all-reduce when
+sharded), and a few vector operations. Between the periodic checks a step reads two
+row counts back to the host (rows inside and outside the spotlights, see
+``EmbeddingSpace._weighted_x_sums``); nothing else makes a GPU wait on Python.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import torch
 from .objective import evaluate, evaluate_at_mass
 from .optim import AdamState, Plateau, adam_step
 from .presets import Preset
-from .space import EmbeddingSpace, Reducer, identity_reducer
+from .space import EmbeddingSpace
 
 
 class SearchCancelled(RuntimeError):
@@ -63,20 +64,12 @@ class Trajectory:
     converged: torch.Tensor  # (B,) bool
 
 
-def tau_for_mass(
-    dist: torch.Tensor,
-    counts: torch.Tensor | None,
-    target: torch.Tensor,
-    *,
-    reducer: Reducer = identity_reducer,
-    reduce_max: Reducer = identity_reducer,
-) -> torch.Tensor:
+def tau_for_mass(space: EmbeddingSpace, dist: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     """Log precision at which each column's kernel mass sum c max(1 - tau D, 0) is ``target``.
 
     The mass falls monotonically as tau grows, so a bisection on log tau finds it.
-    ``dist`` is (N, B) squared distances to each centre. On shards, ``reducer`` adds the
-    masses and ``reduce_max`` takes the largest distance over the shards (a shard may be
-    empty).
+    ``dist`` is (N, B) squared distances to each centre; masses and the range of distances
+    are those of all processes (a shard may be empty).
     """
     n_spot = dist.shape[1]
     positive = dist[dist > 0]
@@ -84,15 +77,13 @@ def tau_for_mass(
         float(dist.max()) if dist.numel() else -math.inf,
         -float(positive.min()) if positive.numel() else -math.inf,
     ]
-    d_max, neg_min = reduce_max(torch.tensor(local, dtype=torch.float64, device=dist.device)).tolist()
+    d_max, neg_min = space.comm.max(torch.tensor(local, dtype=torch.float64, device=dist.device)).tolist()
     d_min = -neg_min if neg_min > -math.inf else d_max
     lo = torch.full((n_spot,), math.log(1e-6 / max(d_max, 1e-30)), dtype=dist.dtype, device=dist.device)
     hi = torch.full_like(lo, math.log(1e6 / max(d_min, 1e-30)))
     for _ in range(50):
         mid = (lo + hi) / 2
-        k = (1 - mid.exp() * dist).clamp_min(0)
-        mass = reducer(k.sum(0) if counts is None else counts @ k)
-        too_big = mass > target
+        too_big = space.mass(dist, mid.exp()) > target
         lo = torch.where(too_big, mid, lo)
         hi = torch.where(too_big, hi, mid)
     return lo
@@ -110,7 +101,6 @@ def optimize(
     *,
     anneal_steps: int,
     max_steps: int,
-    reducer: Reducer = identity_reducer,
     progress: ProgressFn | None = None,
     cancel: CancelFn | None = None,
     step_offset: int = 0,
@@ -147,7 +137,7 @@ def optimize(
     steps_done = 0
     for t in range(max_steps):
         width = start_width * ratio ** min(t / max(anneal_steps - 1, 1), 1.0)
-        ev, log_tau = _evaluate(space, losses, size, barrier, center, log_tau, width, preset, reducer)
+        ev, log_tau = _evaluate(space, losses, size, barrier, center, log_tau, width, preset)
         history[t, :, 0] = ev.objective
         history[t, :, 1] = ev.mass
         history[t, :, 2] = plateau.lr
@@ -167,19 +157,18 @@ def optimize(
             if preset.min_lr_ratio is not None and steps_done >= anneal_steps:
                 converged = plateau.lr <= lr0 * preset.min_lr_ratio
                 # Summed over shards, so that every process stops at the same step.
-                if not bool(reducer((~converged).to(lr0.dtype)).any()):
+                if not bool(space.comm.sum((~converged).to(lr0.dtype)).any()):
                     break
     if preset.min_lr_ratio is None:
         converged = torch.ones(n_spot, dtype=torch.bool, device=center.device)
-    final, log_tau = _evaluate(space, losses, size, barrier, center, log_tau, end_width, preset, reducer)
+    final, log_tau = _evaluate(space, losses, size, barrier, center, log_tau, end_width, preset)
     return Trajectory(center, log_tau, final.objective, final.mass, history[:steps_done], converged)
 
 
-def _evaluate(space, losses, size, barrier, center, log_tau, width, preset, reducer):
+def _evaluate(space, losses, size, barrier, center, log_tau, width, preset):
     """Objective and gradient at ``center``; the fast preset first sets tau from the mass."""
     dist = space.distances_to(center)
     if preset.hold_mass:
-        log_tau = space.solve_log_tau(dist, size + width, log_tau, reducer=reducer)
-        return evaluate_at_mass(reducer(space.local_sums(dist, log_tau, losses)), center, log_tau), log_tau
-    sums = reducer(space.local_sums(dist, log_tau, losses))
-    return evaluate(sums, center, log_tau, size, width, barrier), log_tau
+        log_tau = space.solve_log_tau(dist, size + width, log_tau)
+        return evaluate_at_mass(space.sums(dist, log_tau, losses), center, log_tau), log_tau
+    return evaluate(space.sums(dist, log_tau, losses), center, log_tau, size, width, barrier), log_tau

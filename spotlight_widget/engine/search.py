@@ -1,22 +1,45 @@
-"""The public search API: ``find_spotlight`` and ``find_spotlights``."""
+"""The public search API: ``find_spotlight`` and ``find_spotlights``.
+
+One search path serves one process and the processes of a ``torch.distributed`` group
+alike: it runs on a communicator (``spotlight_widget.engine.comm``), which on one process
+is a world of one whose reductions are the identity. What is not a sum over examples is
+handled so that a sharded search gives the one-process result on the concatenated shards
+(rank order), up to float64 rounding of the per-step sums:
+
+- inputs are checked on every process, then the processes exchange their errors and a
+  description of their arguments: a bad shard or a mismatched argument raises the same
+  ``ShardError`` everywhere instead of leaving the others waiting;
+- data preparation (mean, spread), the loss scale (max - mean), sizes and totals use
+  global sums and maxima;
+- the random sample of large data and the restart anchors draw from one stream over all
+  rows (``EmbeddingSpace.sample_rows``, ``anchor_points``);
+- the top-S set is found globally (``shards.top_counts``), and every summary number is a
+  global sum.
+
+A process may hold no rows at all.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
+from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 import torch
 
 from .._inputs import as_counts, as_matrix, as_sizes, as_vector, resolve_device, resolve_size
+from .._params import CANCEL, N_RESULTS, PROGRESS, SEED, THREADS, Interval, Options, check, check_params
+from .comm import Communicator, GroupComm, LocalComm, ShardError
 from .optimize import CancelFn, ProgressFn, optimize, tau_for_mass
-from .presets import Preset, get_preset
-from .result import SearchHistory, Spotlight, top_set
-from .space import EmbeddingSpace, Reducer, identity_reducer
+from .presets import PRESETS, Preset, get_preset
+from .result import SearchHistory, Spotlight
+from .shards import ShardedSpotlight, top_counts
+from .space import EmbeddingSpace
 
 # Smallest spotlight worth searching for on a sample of a large data set; smaller
 # spotlights make the sample bigger (or skip it).
@@ -27,13 +50,42 @@ _WARM_START_WIDTH = 0.25
 _RESTART_MASS = 2.0
 
 
-def _same(t: torch.Tensor) -> torch.Tensor:
-    return t
+class _Fraction(Interval):
+    """A size given as a fraction; messages say what a float size means."""
+
+    def __str__(self) -> str:
+        return "a float in (0, 1) (a fraction of the data)"
+
+
+class _Count(Interval):
+    """A size given as a number of examples; messages say what an int size means."""
+
+    def __str__(self) -> str:
+        return "an int >= 1 (a number of examples)"
+
+
+_POSITIVE_INT = Interval(Integral, 1, None, closed="left")
+_SIZE = [_Fraction(Real, 0, 1, closed="neither"), _Count(Integral, 1, None, closed="left")]
+# The options every search checks the same way, on one process or many.
+_OPTIONS = {
+    "n": N_RESULTS,
+    "restarts": [None, _POSITIVE_INT],
+    "barrier": [Interval(Real, 0, None, closed="neither")],
+    "preset": [Options(PRESETS), Preset],
+    "device": [None, str, torch.device],
+    "dtype": [Options({torch.float32, torch.float64})],
+    "seed": SEED,
+    "max_steps": [None, _POSITIVE_INT],
+    "progress": PROGRESS,
+    "cancel": CANCEL,
+    "threads": THREADS,
+}
 
 
 def find_spotlight(
     embeddings: Any,
     losses: Any,
+    *,
     size: float | Sequence[float | int] = 0.02,
     **options: Any,
 ) -> Spotlight | list[Spotlight]:
@@ -49,8 +101,9 @@ def find_spotlight(
         ``find_spotlights``).
     size : float, int, or a sequence of them
         A float in (0, 1) is a fraction of the data, an int >= 1 a number of examples
-        (S). A sequence searches all sizes together as one batched computation and
-        returns one spotlight per size.
+        (S); numpy scalars and 0-d arrays count as the number they hold. A sequence (or a
+        1-d array) searches all sizes together as one batched computation and returns one
+        spotlight per size.
     **options
         See ``find_spotlights``.
 
@@ -63,7 +116,7 @@ def find_spotlight(
     >>> sp = find_spotlight(embeddings, losses, size=0.02)       # doctest: +SKIP
     >>> sp.indices[: sp.size]                                    # doctest: +SKIP
     """
-    found = find_spotlights(embeddings, losses, n=1, size=size, **options)
+    found = _find(embeddings, losses, "find_spotlight", n=1, size=size, **options)
     if isinstance(found[0], list):
         return [spots[0] for spots in found]
     return found[0]
@@ -72,9 +125,9 @@ def find_spotlight(
 def find_spotlights(
     embeddings: Any,
     losses: Any,
+    *,
     n: int = 3,
     size: float | Sequence[float | int] = 0.02,
-    *,
     counts: Any = None,
     preset: str | Preset = "fast",
     restarts: int | None = None,
@@ -166,55 +219,151 @@ def find_spotlights(
     -------
     list of Spotlight (length n), or, when ``size`` is a sequence, one such list per size.
     """
-    if process_group is not None:
-        # Imported here: torch.distributed is only touched when a group is given.
-        from ..distributed.sharded import find_spotlights_sharded
+    return _find(
+        embeddings,
+        losses,
+        "find_spotlights",
+        n=n,
+        size=size,
+        counts=counts,
+        preset=preset,
+        restarts=restarts,
+        barrier=barrier,
+        init=init,
+        after=after,
+        device=device,
+        dtype=dtype,
+        seed=seed,
+        max_steps=max_steps,
+        progress=progress,
+        cancel=cancel,
+        threads=threads,
+        process_group=process_group,
+    )
 
-        return find_spotlights_sharded(
-            embeddings,
-            losses,
-            n=n,
-            size=size,
-            counts=counts,
-            preset=preset,
-            restarts=restarts,
-            barrier=barrier,
-            init=init,
-            after=after,
-            device=device,
-            dtype=dtype,
-            seed=seed,
-            max_steps=max_steps,
-            progress=progress,
-            cancel=cancel,
-            threads=threads,
-            process_group=process_group,
+
+def _find(embeddings: Any, losses: Any, caller: str, *, process_group: Any = None, **options: Any):
+    """``search`` on one process, or on the processes of ``process_group``."""
+    comm = LocalComm() if process_group is None else GroupComm(process_group)
+    return search(embeddings, losses, comm=comm, caller=caller, **options)
+
+
+def search(
+    embeddings: Any,
+    losses: Any,
+    *,
+    comm: Communicator,
+    caller: str = "find_spotlights",
+    n: int = 3,
+    size: float | Sequence[float | int] = 0.02,
+    counts: Any = None,
+    preset: str | Preset = "fast",
+    restarts: int | None = None,
+    barrier: float = 1.0,
+    init: Spotlight | Sequence[Spotlight] | None = None,
+    after: Sequence[Spotlight] = (),
+    device: str | torch.device | None = None,
+    dtype: torch.dtype = torch.float32,
+    seed: int = 0,
+    max_steps: int | None = None,
+    progress: ProgressFn | None = None,
+    cancel: CancelFn | Any = None,
+    threads: int | None = 1,
+) -> list[Spotlight] | list[list[Spotlight]]:
+    """``find_spotlights`` on this process's rows, the processes of ``comm`` together.
+
+    Arguments as in ``find_spotlights``; ``caller`` names the public function in error
+    messages. With a sharded communicator, counts may be given on every process or on
+    none, ``after`` holds spotlights of these same shards (their local weights), and
+    ``progress`` and ``cancel`` may be given on any processes: a cancel on one process
+    stops all of them (each raises ``SearchCancelled``).
+    """
+    error: BaseException | None = None
+    fingerprint = None
+    n_local, d_local = 0, None
+    try:
+        checked = check_params(
+            dict(
+                n=n,
+                restarts=restarts,
+                barrier=barrier,
+                preset=preset,
+                device=device,
+                dtype=dtype,
+                seed=seed,
+                max_steps=max_steps,
+                progress=progress,
+                cancel=cancel,
+                threads=threads,
+            ),
+            _OPTIONS,
+            caller=caller,
         )
-    _check_options(n, restarts, barrier, dtype, threads)
-    dev = resolve_device(device, embeddings, losses)
-    with _cpu_threads(threads if dev.type == "cpu" else None):
-        cfg = get_preset(preset, max_steps=max_steps, restarts=None if restarts is None else int(restarts))
-        _check_restarts(cfg.restarts)
+        # Numpy scalars and 0-d arrays come back as Python numbers.
+        n, restarts, barrier, seed, max_steps, threads = (
+            checked[k] for k in ("n", "restarts", "barrier", "seed", "max_steps", "threads")
+        )
+        cfg = get_preset(preset, max_steps=max_steps, restarts=restarts)
+        check(cfg.restarts, "the preset's restarts", [_POSITIVE_INT], caller=caller)
         if init is not None and not cfg.hold_mass:
             raise ValueError("init (a warm start) needs preset='fast'; the paper preset always starts from mu = 0")
-        x, owned = as_matrix(embeddings, "embeddings", dtype=dtype, device=dev, return_owned=True)
-        n_rows = x.shape[0]
-        loss = as_vector(losses, "losses", length=n_rows, dtype=dtype, device=dev)
-        weights = as_counts(counts, length=n_rows, dtype=dtype, device=dev)
-        total = float(n_rows) if weights is None else float(weights.sum())
-        size_list, single = as_sizes(size)
-        sizes = [resolve_size(s, total, n_rows) for s in size_list]
-        inits = _as_inits(init, len(sizes))
+        dev = _device(device, comm, embeddings, losses)
+        x, owned = as_matrix(
+            embeddings, "embeddings", dtype=dtype, device=dev, return_owned=True, allow_empty=comm.sharded
+        )
+        n_local, d_local = x.shape[0], x.shape[1] or None
+        loss = as_vector(losses, "losses", length=n_local, dtype=dtype, device=dev)
+        weights = as_counts(counts, length=n_local, dtype=dtype, device=dev, allow_all_zero=comm.sharded)
+        size_list, single = ([size], True) if isinstance(size, (str, bytes)) else as_sizes(size)
+        size_list = [check(s, "size", _SIZE, caller=caller) for s in size_list]
+        inits = _as_inits(init, len(size_list))
         after = list(after)
-        if after and len(sizes) > 1:
+        if after and len(size_list) > 1:
             raise ValueError("after continues one sequence: pass a single size")
         for sp in after:
-            if not isinstance(sp, Spotlight) or sp.weights.shape != (n_rows,):
-                raise ValueError(f"after must hold spotlights of these {n_rows} examples")
+            if not isinstance(sp, Spotlight) or sp.weights.shape != (n_local,):
+                where = "this process's" if comm.sharded else "these"
+                raise ValueError(f"after must hold spotlights of {where} {n_local} examples")
         cancel_fn = _as_cancel(cancel)
+        fingerprint = _fingerprint(n, size_list, cfg, barrier, dtype, seed, inits, after, counts is not None)
+    except (ValueError, TypeError, RuntimeError) as exc:
+        error = exc
+    shapes = comm.agree(error, fingerprint, info=(n_local, d_local))
 
-        space = EmbeddingSpace.build(x, weights, normalize=cfg.normalize, owned=owned)
-        search_losses = losses_to_search(loss, weights, cfg)[:, None].repeat(1, len(sizes))
+    # From here on every process sees the same global facts and raises the same errors.
+    failure = ShardError if comm.sharded else ValueError
+    rows = [r for r, _ in shapes]
+    dims = sorted({d for _, d in shapes if d})
+    if sum(rows) == 0:
+        raise failure("no process holds any rows: the data set is empty")
+    if len(dims) != 1:
+        raise failure(f"the shards' embeddings have different widths: {[d for _, d in shapes]}")
+    if x.shape[1] != dims[0]:
+        x = x.reshape(0, dims[0])
+    offset, total_rows = sum(rows[: comm.rank]), sum(rows)
+    local_total = float(n_local) if weights is None else float(weights.double().sum())
+    total = float(comm.sum(torch.tensor([local_total], dtype=torch.float64))[0])
+    if weights is not None and not total > 0:
+        raise failure("counts are all zero: no example would count")
+    sizes = [resolve_size(s, total, total_rows) for s in size_list]
+
+    def agreed_cancel() -> bool:
+        # Called at the same steps on every process; one process's cancel stops them all
+        # (on one process, its own).
+        return comm.any(cancel_fn is not None and bool(cancel_fn()))
+
+    with _cpu_threads(threads if dev.type == "cpu" else None):
+        space = EmbeddingSpace.build(
+            x,
+            weights,
+            normalize=cfg.normalize,
+            owned=owned,
+            comm=comm,
+            row_offset=offset,
+            total_rows=total_rows,
+            total=total,
+        )
+        search_losses = losses_to_search(loss, weights, cfg, comm=comm)[:, None].repeat(1, len(sizes))
         generator = torch.Generator().manual_seed(seed)
         original = loss.double().cpu().numpy()
         count_np = None if weights is None else weights.double().cpu().numpy()
@@ -232,25 +381,15 @@ def find_spotlights(
             inits=inits,
             generator=generator,
             progress=progress,
-            cancel=cancel_fn,
+            cancel=agreed_cancel,
         )
         for rank, kernel, trajs in sequence:
             centers, precisions = space.to_raw(trajs.center, trajs.log_tau)
-            for j, s in enumerate(sizes):
-                found[j].append(
-                    _make_spotlight(
-                        kernel[:, j],
-                        original,
-                        count_np,
-                        round(s),
-                        centers[j],
-                        precisions[j],
-                        trajs,
-                        j,
-                        cfg.name,
-                        rank,
-                    )
-                )
+            spots = _make_spotlights(
+                kernel, original, count_np, sizes, centers, precisions, trajs, cfg.name, rank, space
+            )
+            for j, sp in enumerate(spots):
+                found[j].append(sp)
         return found[0] if single else found
 
 
@@ -266,8 +405,6 @@ def search_sequence(
     restarts: int,
     inits: list[Spotlight | None],
     generator: torch.Generator,
-    reducer: Reducer = identity_reducer,
-    reduce_max: Reducer = identity_reducer,
     progress: ProgressFn | None = None,
     cancel: CancelFn | None = None,
 ):
@@ -275,15 +412,15 @@ def search_sequence(
 
     Each search runs on the losses discounted by the spotlights before it (paper Eq. 6),
     starting with the kernel weights in ``after``. ``losses`` holds one column per size;
-    ``inits`` warm-starts the first search only. ``reducer`` and ``reduce_max`` sum and take
-    maxima over all processes (a sharded search): a process may hold no rows.
+    ``inits`` warm-starts the first search only. Peaks are taken over all processes: a
+    process may hold no rows.
     """
     dev, dt = space.x.device, space.x.dtype
 
     def peak(local: torch.Tensor, empty: float) -> torch.Tensor:
         if local.shape[0] == 0:
-            return reduce_max(torch.full(local.shape[1:], empty, dtype=dt, device=dev))
-        return reduce_max(local.max(0).values)
+            return space.comm.max(torch.full(local.shape[1:], empty, dtype=dt, device=dev))
+        return space.comm.max(local.max(0).values)
 
     for prior in after:
         losses = losses * (1 - prior[:, None] / peak(prior[:, None], -math.inf))
@@ -297,7 +434,6 @@ def search_sequence(
             restarts=restarts,
             inits=inits if rank == len(after) else [None] * len(sizes),
             generator=generator,
-            reducer=reducer,
             progress=progress,
             cancel=cancel,
         )
@@ -322,7 +458,6 @@ def run_batch(
     restarts: int,
     inits: list[Spotlight | None],
     generator: torch.Generator,
-    reducer: Reducer = identity_reducer,
     progress: ProgressFn | None = None,
     cancel: CancelFn | None = None,
 ) -> BatchResult:
@@ -340,10 +475,11 @@ def run_batch(
     sample = None if warm else _sample_rows(space, min(sizes), cfg, generator)
 
     # The settings every stage shares; each call adds its data, start and schedule.
-    run = partial(optimize, preset=cfg, max_steps=cfg.max_steps, reducer=reducer, progress=progress, cancel=cancel)
+    run = partial(optimize, preset=cfg, max_steps=cfg.max_steps, progress=progress, cancel=cancel)
     if sample is None:
         center, log_tau, width = _starts(space, col_losses, size, restarts, inits, cfg, generator)
-        if not cfg.hold_mass and not bool((reducer((space.weights(center, log_tau) > 0).any(0).to(dt)) > 0).all()):
+        reached = space.comm.sum((space.weights(center, log_tau) > 0).any(0).to(dt))
+        if not cfg.hold_mass and not bool((reached > 0).all()):
             raise ValueError(
                 "every kernel weight is 0 at the paper's start (mu = 0, tau = 1e-4): the embeddings "
                 "are too far from the origin for the paper preset; use preset='fast'"
@@ -419,25 +555,6 @@ class BatchResult:
     stage: np.ndarray  # (steps,) 0 on the sample, 1 on all rows
 
 
-def _check_options(n, restarts, barrier, dtype, threads) -> None:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer; got {n!r}")
-    if restarts is not None:
-        _check_restarts(restarts)
-    if not (isinstance(barrier, (int, float)) and math.isfinite(barrier) and barrier > 0):
-        raise ValueError(f"barrier must be a positive number; got {barrier!r}")
-    if dtype not in (torch.float32, torch.float64):
-        raise ValueError(f"dtype must be torch.float32 or torch.float64; got {dtype}")
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
-        raise ValueError(f"threads must be a positive integer or None; got {threads!r}")
-
-
-def _check_restarts(restarts) -> None:
-    """An explicit ``restarts``, or a custom preset's."""
-    if isinstance(restarts, bool) or not isinstance(restarts, (int, np.integer)) or restarts < 1:
-        raise ValueError(f"restarts must be a positive integer; got {restarts!r}")
-
-
 @contextmanager
 def _cpu_threads(threads: int | None):
     if threads is None:
@@ -503,9 +620,7 @@ def _starts(space, losses, size, restarts, inits, cfg, generator):
     if bool(local.any()):
         cols = torch.nonzero(local).flatten()
         dist = space.distances_to(center[cols])
-        log_tau[cols] = tau_for_mass(
-            dist, space.counts, _RESTART_MASS * size[cols], reducer=space.reduce_sum, reduce_max=space.reduce_max
-        )
+        log_tau[cols] = tau_for_mass(space, dist, _RESTART_MASS * size[cols])
         width[cols] = _WARM_START_WIDTH * size[cols]
     return center, log_tau, width
 
@@ -515,8 +630,7 @@ def losses_to_search(
     counts: torch.Tensor | None,
     cfg: Preset,
     *,
-    reduce_sum: Callable[[torch.Tensor], torch.Tensor] = _same,
-    reduce_max: Callable[[torch.Tensor], torch.Tensor] = _same,
+    comm: Communicator,
 ) -> torch.Tensor:
     """The losses the search optimises: the originals, or (fast preset) damped and rescaled.
 
@@ -525,8 +639,8 @@ def losses_to_search(
     minus their mean (count-weighted): in these units no spotlight can gain more than 1
     over the data set's mean, so a barrier scale C of about 1 outweighs any gain from
     shrinking below S, whatever the units or the tail of the losses (paper: "C large
-    relative to typical losses"). ``reduce_sum`` and ``reduce_max`` combine the statistics
-    of every shard when the data is sharded.
+    relative to typical losses"). ``comm`` combines the statistics of every shard when the
+    data is sharded.
     """
     if not cfg.normalize:
         return loss
@@ -536,10 +650,10 @@ def losses_to_search(
 
     def extreme(values: torch.Tensor) -> float:
         local = values[counted].max() if bool(counted.any()) else torch.tensor(-math.inf, dtype=torch.float64)
-        return float(reduce_max(local.reshape(1).cpu())[0])
+        return float(comm.max(local.reshape(1).cpu())[0])
 
     def mean(values: torch.Tensor) -> float:
-        sums = reduce_sum(torch.stack([(w * values).sum(), w.sum()]).cpu())
+        sums = comm.sum(torch.stack([(w * values).sum(), w.sum()]).cpu())
         return float(sums[0] / sums[1])
 
     if cfg.damp_losses and -extreme(-l64) >= 0:
@@ -566,6 +680,34 @@ def _as_inits(init, n_sizes: int) -> list[Spotlight | None]:
     return inits
 
 
+def _device(device: Any, comm: Communicator, *tensors: Any) -> torch.device:
+    """The compute device: the communicator's when it reduces on one (NCCL), else as usual."""
+    if device is None and comm.device is not None:
+        return comm.device
+    dev = resolve_device(device, *tensors)
+    if comm.device is not None and dev.type != comm.device.type:
+        raise ValueError(f"this process group reduces {comm.device.type} tensors (NCCL); got device={dev}")
+    return dev
+
+
+def _fingerprint(n, size_list, cfg, barrier, dtype, seed, inits, after, has_counts) -> str:
+    """What must be the same on every process, as text (the preset holds the restarts)."""
+    starts = [None if sp is None else (np.asarray(sp.center).round(12).tolist()[:4], sp.precision) for sp in inits]
+    return repr(
+        {
+            "n": int(n),
+            "size": [float(s) if not isinstance(s, (int, np.integer)) else int(s) for s in size_list],
+            "preset": cfg,
+            "barrier": float(barrier),
+            "dtype": str(dtype),
+            "seed": int(seed),
+            "init": starts,
+            "after": len(after),
+            "counts": has_counts,
+        }
+    )
+
+
 def _as_cancel(cancel) -> CancelFn | None:
     if cancel is None:
         return None
@@ -576,30 +718,63 @@ def _as_cancel(cancel) -> CancelFn | None:
     raise TypeError("cancel must be a threading.Event-like object or a callable returning bool")
 
 
-def _make_spotlight(kernel, losses, counts, size, center, precision, trajs, j, preset, rank) -> Spotlight:
-    w = kernel.double().cpu().numpy()
-    members = np.flatnonzero(w > 0)
-    order = members[np.argsort(-w[members], kind="stable")]
-    c = np.ones_like(w) if counts is None else counts
-    mass = float((c * w).sum())
-    top = top_set(order, counts, size)
-    return Spotlight(
-        weights=w,
-        indices=order,
-        weighted_loss=float((c * w * losses).sum() / mass),
-        top_loss=float((c[top] * losses[top]).sum() / c[top].sum()),
-        mass=mass,
-        size=size,
-        center=center.double().cpu().numpy(),
-        precision=float(precision),
-        objective=float(trajs.objective[j]),
-        history=history_of(trajs, j),
-        preset=preset,
-        rank=rank,
-        converged=bool(trajs.converged[j]),
-        counts=counts,
-        losses=losses,
+def _make_spotlights(kernel, losses, counts, sizes, centers, precisions, trajs, preset, rank, space) -> list[Spotlight]:
+    """One spotlight per column of ``kernel``: a ``Spotlight`` of all rows on one process, a
+    ``ShardedSpotlight`` of this process's rows when sharded; summary numbers are global."""
+    comm = space.comm
+    w_all = kernel.double().cpu().numpy()
+    n_cols = w_all.shape[1]
+    c = np.ones(w_all.shape[0]) if counts is None else counts
+    local = np.array(
+        [[(c * w_all[:, j]).sum(), (c * w_all[:, j] * losses).sum(), (w_all[:, j] > 0).sum()] for j in range(n_cols)]
     )
+    glob = comm.sum(torch.from_numpy(local)).numpy()
+    int_sizes = [round(s) for s in sizes]
+    orders = []
+    for j in range(n_cols):
+        members = np.flatnonzero(w_all[:, j] > 0)
+        orders.append(members[np.argsort(-w_all[members, j], kind="stable")])
+    n_top = top_counts(w_all, counts, orders, int_sizes, comm)
+    tops = [order[:m] for order, m in zip(orders, n_top)]
+    top_glob = comm.sum(
+        torch.tensor([[(c[top] * losses[top]).sum(), c[top].sum(), top.shape[0]] for top in tops], dtype=torch.float64)
+    ).numpy()
+    spots: list[Spotlight] = []
+    for j in range(n_cols):
+        mass = float(glob[j, 0])
+        fields = dict(
+            weights=w_all[:, j].copy(),
+            indices=orders[j],
+            weighted_loss=float(glob[j, 1] / mass),
+            top_loss=float(top_glob[j, 0] / top_glob[j, 1]),
+            mass=mass,
+            size=int_sizes[j],
+            center=centers[j].double().cpu().numpy(),
+            precision=float(precisions[j]),
+            objective=float(trajs.objective[j]),
+            history=history_of(trajs, j),
+            preset=preset,
+            rank=rank,
+            converged=bool(trajs.converged[j]),
+            counts=counts,
+            losses=losses,
+        )
+        if not comm.sharded:
+            spots.append(Spotlight(**fields))
+            continue
+        spots.append(
+            ShardedSpotlight(
+                **fields,
+                shard=comm.rank,
+                shards=comm.size,
+                row_offset=space.row_offset,
+                total_rows=space.total_rows,
+                members=int(round(glob[j, 2])),
+                top_rows=int(round(top_glob[j, 2])),
+                local_top=tops[j],
+            )
+        )
+    return spots
 
 
 def history_of(trajs, j: int) -> SearchHistory:
