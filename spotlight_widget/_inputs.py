@@ -237,7 +237,7 @@ def resolve_size(size: Any, total: float, n_rows: int) -> float:
             f"size must be a fraction in (0, 1) or an integer number of examples; got {size!r} ({type(size).__name__})"
         )
     if n_rows < 2:
-        raise ValueError(f"a spotlight needs at least 2 examples; got {n_rows}")
+        raise ValueError(f"finding a part of the data needs at least 2 examples; got {n_rows}")
     if isinstance(size, numbers.Integral):
         s = float(size)
         if s < 1:
@@ -254,7 +254,7 @@ def resolve_size(size: Any, total: float, n_rows: int) -> float:
         s = max(1.0, round(size * total))
     if s >= total:
         raise ValueError(
-            f"size {s:g} must be smaller than the data ({total:g} examples): a spotlight is a part of the data"
+            f"size {s:g} must be smaller than the data ({total:g} examples): a result is a part of the data"
         )
     return s
 

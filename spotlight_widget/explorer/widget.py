@@ -605,7 +605,6 @@ class SpotlightExplorer(anywidget.AnyWidget):
 
     def set_state(self, sync_data: dict) -> None:
         """Apply the front end's changes one by one: a refused one is shown and sent back."""
-        self._start_map()
         for name, value in sync_data.items():
             if name not in WRITABLE:
                 self.error = f"the front end cannot set {name!r}"
@@ -921,8 +920,9 @@ class SpotlightExplorer(anywidget.AnyWidget):
     def _start_map(self) -> None:
         """Start the projection the first time the map is needed.
 
-        Shown in a notebook (or asked for with ``ex.coords``), not when the explorer is
-        only used from Python: scripts and tests do not pay for a map nobody sees.
+        When the explorer is shown in a notebook, the front end's map asks for
+        coordinates, or ``ex.coords`` is read; not when the explorer is only used from
+        Python: scripts and tests do not pay for a map nobody sees.
         """
         with self._publishing:
             if self.map_state.get("state") == "none" and self._projection not in ("given", "none"):
@@ -984,7 +984,6 @@ class SpotlightExplorer(anywidget.AnyWidget):
     # -- custom messages ------------------------------------------------------------------
 
     def _on_message(self, _widget, content: Any, _buffers) -> None:
-        self._start_map()
         rid = messages.request_id(content)
         try:
             inputs = self._inputs
@@ -1020,6 +1019,9 @@ class SpotlightExplorer(anywidget.AnyWidget):
             chosen = [] if result is None else payloads.selection(result, request.mode, request.threshold)
             self.selected = chosen
             return {"id": request.id, "ok": True, "count": len(chosen)}, []
+        if isinstance(request, messages.Coords):
+            # A map view asking for coordinates is what starts them where nothing else has.
+            self._start_map()
         if isinstance(request, (messages.Coords, messages.Lasso, messages.Box)) and self._coords is None:
             raise messages.RequestError(self.map_state.get("message") or "the map is not ready yet")
         if isinstance(request, messages.Coords):
