@@ -34,6 +34,10 @@ export default defineConfig({
                   "--headless",
                   "--no-sandbox",
                   "--disable-gpu",
+                  // WebGL2 for the map's renderer tests: ANGLE on SwiftShader (software). Chromium 156
+                  // headless gives it with the flags above alone; this flag keeps it where a build
+                  // only allows SwiftShader WebGL when asked (Chrome >= 137 outside headless mode).
+                  "--enable-unsafe-swiftshader",
                   "--disable-background-networking",
                   "--disable-component-update",
                   "--disable-sync",

@@ -11,6 +11,7 @@ import * as breakdown from "./views/breakdown.js";
 import * as detail from "./views/detail.js";
 import * as gallery from "./views/gallery.js";
 import * as history from "./views/history.js";
+import * as map from "./views/map.js";
 import * as method from "./views/method.js";
 import * as overlay from "./views/overlay.js";
 import * as size from "./views/size.js";
@@ -59,6 +60,7 @@ function render({ model, el }) {
     arrange: part("sw-arrange"),
     overlay: part("sw-overlay"),
     gallery: part("sw-gallery"),
+    map: part("sw-map"),
     actions: part("sw-actions"),
     breakdown: part("sw-breakdown"),
     detail: part("sw-detail"),
@@ -71,6 +73,7 @@ function render({ model, el }) {
       "div",
       { class: "sw-body" },
       h("div", { class: "sw-main" }, parts.tabs, parts.arrange, parts.overlay, parts.gallery, parts.actions),
+      parts.map,
       parts.breakdown,
     ),
     parts.detail,
@@ -102,6 +105,7 @@ function render({ model, el }) {
     [arrange.render, parts.arrange],
     [overlay.render, parts.overlay],
     [gallery.render, parts.gallery],
+    [map.render, parts.map],
     [actions.render, parts.actions],
     [breakdown.render, parts.breakdown],
     [detail.render, parts.detail],

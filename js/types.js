@@ -79,6 +79,34 @@
  */
 
 /**
+ * The `map_state` trait: where the map's coordinates stand. `version` increases every time
+ * the coordinates change (the view then asks for them again).
+ * @typedef {object} MapState
+ * @property {"none" | "computing" | "ready" | "error"} state
+ * @property {number} progress      0..1
+ * @property {string} message
+ * @property {number} version
+ * @property {string} projection    how the coordinates were made ("pca", "umap", "user", ...)
+ */
+
+/**
+ * The legend of a "colors" reply: what the byte per point means.
+ * continuous: 0..254 is the position between min and max, 255 missing;
+ * categorical: the index into categories (at most 20), 255 missing.
+ * @typedef {{ kind: "continuous", label: string, min: number, max: number }
+ *   | { kind: "categorical", label: string, categories: string[] }} Legend
+ */
+
+/**
+ * One entry of the `map_layers` trait: a history entry of the current method on the map.
+ * @typedef {object} MapLayer
+ * @property {number} position       its position in the history
+ * @property {string} label          "#1", "#2", ...
+ * @property {boolean} current       the result shown
+ * @property {[number, number][]} hull  convex hull of its top-S members, map coordinates (not closed)
+ */
+
+/**
  * A view: renders into `el` and returns its cleanup.
  * @typedef {(model: Model, el: HTMLElement) => () => void} View
  */

@@ -272,3 +272,21 @@ def test_the_map_as_a_matplotlib_figure(data):
         map_figure(np.zeros((5, 3)))
     with pytest.raises(ValueError, match="color has 2 values"):
         map_figure(np.zeros((5, 2)), [1, 2])
+
+
+def test_the_map_starts_when_something_shows_it(data):
+    d, meta, _ = data
+    ex, sent = make(data, coords="pca")
+    # Used from Python only: no projection runs.
+    assert ex.map_state["state"] == "none" and ex.map_state["projection"] == "pca"
+    reply, _ = ask(ex, sent, {"type": "thumbnails", "id": "t", "indices": []})
+    assert ex.map_state["state"] == "none"
+    # The front end's map asks for coordinates: that starts them.
+    reply, buffers = ask(ex, sent, {"type": "coords", "id": "c"})
+    assert "error" not in reply and buffers in ([], [ex.coords.tobytes()])
+    assert ex.map_state["state"] == "ready" and ex.map_state["version"] == 1
+    np.testing.assert_allclose(ex.coords, pca(d.embeddings, dims=2), atol=1e-5)
+    # Displaying the widget starts it too.
+    shown, _ = make(data, coords="pca")
+    shown._repr_mimebundle_()
+    assert shown.coords.shape == (N, 2)

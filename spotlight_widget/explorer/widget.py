@@ -1020,8 +1020,11 @@ class SpotlightExplorer(anywidget.AnyWidget):
             self.selected = chosen
             return {"id": request.id, "ok": True, "count": len(chosen)}, []
         if isinstance(request, messages.Coords):
-            # A map view asking for coordinates is what starts them where nothing else has.
+            # A map view asking for coordinates is what starts them where nothing else has;
+            # it then follows map_state until they are ready.
             self._start_map()
+            if self.map_state.get("state") == "computing":
+                return {"type": "coords", "id": request.id, "state": "computing"}, []
         if isinstance(request, (messages.Coords, messages.Lasso, messages.Box)) and self._coords is None:
             raise messages.RequestError(self.map_state.get("message") or "the map is not ready yet")
         if isinstance(request, messages.Coords):
