@@ -25,7 +25,7 @@ d = planted_clusters(n_rows=1200, dim=16, n_clusters=8, fractions=(0.05,), seed=
 rng = np.random.default_rng(0)
 images = rng.integers(0, 256, size=(1200, 16, 16, 3), dtype=np.uint8)
 labels = np.array(["<img src=x onerror=window.__pwned=1>", "<script>window.__pwned=1</script>"])[d.cluster % 2]
-ex = SpotlightExplorer(d.embeddings, d.losses, images, labels=labels, predictions=labels[::-1], size=0.05)
+ex = SpotlightExplorer(d.embeddings, d.losses, images, labels=labels, predictions=labels[::-1], size=0.05, coords="pca")
 
 def dump(_=None):
     pathlib.Path(STATE).write_text(json.dumps({"selected": list(ex.selected), "history": len(ex.history),
@@ -175,7 +175,7 @@ def _():
 
     d = planted_clusters(n_rows=800, dim=16, n_clusters=8, fractions=(0.05,), seed=4)
     images = np.random.default_rng(0).integers(0, 256, size=(800, 16, 16), dtype=np.uint8)
-    ex = SpotlightExplorer(d.embeddings, d.losses, images, size=0.05)
+    ex = SpotlightExplorer(d.embeddings, d.losses, images, size=0.05, coords="pca")
     ex.wait()
     widget = mo.ui.anywidget(ex)
     widget
@@ -218,6 +218,10 @@ def test_marimo_smoke(tmp_path, browser, marimo_bin, artifacts):
         )
         page.locator(".spotlight-widget .sw-next").click()
         page.wait_for_selector(".spotlight-widget .sw-history-item >> nth=1", timeout=90_000)
+        # marimo shows the widget without asking Python for a mime bundle: the map view's
+        # own request is what starts the projection, and the points arrive.
+        page.wait_for_selector(".spotlight-widget .sw-map-canvas[data-renderer]", timeout=90_000)
+        page.wait_for_selector(".spotlight-widget .sw-map-hulls path >> nth=1", state="attached", timeout=90_000)
         page.screenshot(path=str(artifacts / "marimo.png"), full_page=True)
         page.close()
     finally:
@@ -236,6 +240,9 @@ def test_demo_notebook_on_mnist(lab, browser, artifacts):
     first_group = page.locator(".spotlight-widget .sw-breakdown-body .sw-group").first
     first_group.wait_for(timeout=60_000)
     assert first_group.text_content() == "7"
+    # The map is there, with spotlight 1 outlined on it.
+    page.wait_for_selector(".spotlight-widget .sw-map-canvas[data-renderer]", timeout=180_000)
+    page.wait_for_selector(".spotlight-widget .sw-map-hulls path", state="attached", timeout=60_000)
     page.add_style_tag(content=".Toastify { display: none !important; }")  # JupyterLab's news toast
     page.locator(".spotlight-widget").first.screenshot(path=str(artifacts / "explorer-demo.png"))
     page.close()
