@@ -1,0 +1,21 @@
+import createScatterplot from "regl-scatterplot";
+import { makePoints, loop } from "./common.js";
+window.__bench = async (n) => {
+  const canvas = document.createElement("canvas");
+  canvas.style.width = "800px"; canvas.style.height = "600px"; document.body.append(canvas);
+  const sp = createScatterplot({ canvas, width: 800, height: 600, pointSize: 2, opacity: 1 });
+  const { xy, cat } = makePoints(n);
+  const pts = new Array(n); for (let i = 0; i < n; i++) pts[i] = [xy[2 * i], xy[2 * i + 1], cat[i], 0];
+  sp.set({ colorBy: "category", pointColor: ["#4e79a7","#f28e2b","#e15759","#76b7b2","#59a14f","#edc948","#b07aa1","#ff9da7","#9c755f","#bab0ac"] });
+  let drawn = 0; sp.subscribe("draw", () => { drawn++; });
+  const t = performance.now();
+  await sp.draw(pts);
+  await new Promise((r) => { const d0 = drawn; const f = () => (drawn > d0 ? r() : requestAnimationFrame(f)); f(); });
+  const first_ms = performance.now() - t;
+  await sp.select(Array.from({ length: 1000 }, (_, i) => i * 997));
+  let s = 1, tx = 0, ty = 0;
+  const step = (k) => { if (k % 20 < 10) s *= 1.05; else { s /= 1.05; tx += 0.003; ty -= 0.002; } sp.view([s,0,0,0, 0,s,0,0, 0,0,1,0, tx,ty,0,1]); };
+  const raf = await loop(3, step, () => drawn);
+  sp.destroy(); canvas.remove();
+  return { which: "regl-scatterplot", n, first_draw_ms: first_ms, raf_ms_per_frame: raf.ms_per_frame, raf_frames: raf.frames };
+};
