@@ -86,7 +86,8 @@
  * @property {number} progress      0..1
  * @property {string} message
  * @property {number} version
- * @property {string} projection    how the coordinates were made ("pca", "umap", "user", ...)
+ * @property {string} projection    how the coordinates were made ("pca", "scvis", "umap", "given", ...)
+ * @property {boolean} refining     the map shown is a quick preview; a better one is on its way
  */
 
 /**

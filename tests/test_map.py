@@ -1,6 +1,8 @@
 """The map's Python side: colour codes, outlines, lasso and box selection, and its messages."""
 
 import json
+import threading
+import time
 
 import numpy as np
 import pandas as pd
@@ -290,3 +292,39 @@ def test_the_map_starts_when_something_shows_it(data):
     shown, _ = make(data, coords="pca")
     shown._repr_mimebundle_()
     assert shown.coords.shape == (N, 2)
+
+
+def test_a_slow_map_is_previewed_with_pca_then_replaced(data, monkeypatch):
+
+    from spotlight_widget.explorer import widget
+
+    d, meta, coords = data
+    release = threading.Event()
+    final = np.random.default_rng(5).normal(size=(N, 2)).astype(np.float32)
+
+    def slow(embeddings, method, **kwargs):
+        assert method == "scvis"
+        release.wait(10)
+        return final
+
+    monkeypatch.setattr(widget, "project", slow)
+    ex, sent = make(data, coords="scvis", seed=77)
+    states = []
+    ex.observe(lambda change: states.append(dict(change["new"])), names=["map_state"])
+    ask(ex, sent, {"type": "coords", "id": "start"})
+    deadline = time.monotonic() + 10
+    while not any(s["refining"] for s in states) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    preview = next(s for s in states if s["refining"])
+    assert preview["state"] == "ready" and preview["projection"] == "pca" and preview["version"] == 1
+    reply, (buffer,) = ask(ex, sent, {"type": "coords", "id": "c1"})
+    np.testing.assert_allclose(np.frombuffer(buffer, np.float32).reshape(N, 2), pca(d.embeddings, dims=2), atol=1e-5)
+    release.set()
+    np.testing.assert_array_equal(ex.coords, final)
+    assert ex.map_state["projection"] == "scvis" and ex.map_state["version"] == 2 and not ex.map_state["refining"]
+    # A region drawn on the preview is refused once the map has changed.
+    triangle = [[-1.0, -1.0], [1.0, -1.0], [0.0, 1.0]]
+    reply, _ = ask(ex, sent, {"type": "lasso", "id": "old", "polygon": triangle, "version": 1})
+    assert "draw it again" in reply["error"]
+    reply, _ = ask(ex, sent, {"type": "lasso", "id": "new", "polygon": triangle, "version": 2})
+    assert reply["count"] == len(mapping.inside_polygon(final, np.array(triangle)))

@@ -32,6 +32,8 @@ TRAITS = {
     "page_items": "PageItem",
     "breakdown": "BreakdownRow",
     "limits": "Limits",
+    "map_state": "MapState",
+    "map_layers": "MapLayer",
 }
 
 
@@ -201,12 +203,14 @@ def published() -> dict[str, list[object]]:
         train_influence=rng.normal(size=(50, 4)),
         train_items=[f"train {i}" for i in range(50)],
         page_size=10,
+        coords="pca",
     )
     assert ex.wait(60)
     seen: dict[str, list[object]] = {trait: [getattr(ex, trait)] for trait in TRAITS}
     ex.observe(lambda change: seen[change["name"]].append(change["new"]), names=list(TRAITS))
     ex.next()
     assert ex.wait(60)
+    assert ex.coords.shape == (n, 2)
     ex.breakdown_column = "age"
     ex.tab = "opponents"
     assert ex.status["state"] == "idle", ex.status

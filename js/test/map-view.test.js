@@ -298,6 +298,8 @@ describe("map: selection", () => {
     const sent = model.requests("lasso");
     expect(sent).toHaveLength(1);
     expect(sent[0].mode).toBe("replace");
+    // The coordinates' version it was drawn on: Python refuses a region drawn on an older map.
+    expect(sent[0].version).toBe(model.get("map_state").version);
     const polygon = /** @type {[number, number][]} */ (sent[0].polygon);
     for (const [x, y] of corners) {
       expect(polygon.some(([px, py]) => Math.abs(px - x) < 1e-6 && Math.abs(py - y) < 1e-6), `${x}, ${y}`).toBe(true);

@@ -332,7 +332,8 @@ export function render(model, el, options = {}) {
       send("coords", {}, new AbortController()).catch(() => {});
     }
     el.hidden = !st || !st.state || st.state === "none";
-    const computing = st?.state === "computing";
+    // A preview map is shown while a better one computes: keep the progress bar up.
+    const computing = st?.state === "computing" || (st?.state === "ready" && st?.refining === true);
     progress.hidden = !computing;
     const p = Math.min(1, Math.max(0, Number(st?.progress) || 0));
     fill.style.width = `${Math.round(p * 100)}%`;
@@ -535,11 +536,11 @@ export function render(model, el, options = {}) {
       const simple = lassoPolygon(current.path, 2, MAX_LASSO_VERTICES);
       if (simple.length < 3) return;
       const polygon = simple.map(([x, y]) => toMap(view, x, y));
-      select("lasso", { polygon }, pointsInPolygon(coords.positions, polygon), current.mode);
+      select("lasso", { polygon, version: coords.version }, pointsInPolygon(coords.positions, polygon), current.mode);
     } else if (current.kind === "box") {
       const [a, b] = [toMap(view, current.start[0], current.start[1]), toMap(view, p[0], p[1])];
       const box = normalizeBox([a[0], a[1], b[0], b[1]]);
-      select("box", { box }, pointsInBox(coords.positions, box), current.mode);
+      select("box", { box, version: coords.version }, pointsInBox(coords.positions, box), current.mode);
     }
   };
 

@@ -177,6 +177,10 @@ class ProjectionCache:
         self._items: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
 
+    def has(self, key: str) -> bool:
+        with self._lock:
+            return key in self._items
+
     def get_or_compute(self, key: str, compute: Callable[[], np.ndarray]) -> np.ndarray:
         with self._lock:
             if key in self._items:

@@ -75,6 +75,8 @@ class Lasso:
     id: str
     polygon: list[tuple[float, float]]
     mode: str
+    # The coordinates' version the region was drawn on (None: not said).
+    version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,7 @@ class Box:
     id: str
     box: tuple[float, float, float, float]
     mode: str
+    version: int | None = None
 
 
 @dataclass(frozen=True)
@@ -149,12 +152,12 @@ def parse(message: Any, n: int, n_train: int = 0) -> Request:
             raise RequestError(f"colors: by must be a string; got {by!r}")
         return Colors(rid, by)
     if kind == "lasso":
-        return Lasso(rid, _polygon(message.get("polygon")), _mode(message.get("mode")))
+        return Lasso(rid, _polygon(message.get("polygon")), _mode(message.get("mode")), _version(message))
     if kind == "box":
         box = message.get("box")
         if not isinstance(box, list) or len(box) != 4 or not all(_finite(v) for v in box):
             raise RequestError(f"box: box must be [x0, y0, x1, y1] in map coordinates; got {box!r}")
-        return Box(rid, tuple(float(v) for v in box), _mode(message.get("mode")))
+        return Box(rid, tuple(float(v) for v in box), _mode(message.get("mode")), _version(message))
     raise RequestError(f"unknown request type {kind!r}")
 
 
@@ -171,6 +174,13 @@ def _polygon(value: Any) -> list[tuple[float, float]]:
             raise RequestError(f"lasso: a polygon point is [x, y] with finite numbers; got {point!r}")
         points.append((float(point[0]), float(point[1])))
     return points
+
+
+def _version(message: dict) -> int | None:
+    value = message.get("version")
+    if value is None or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise RequestError(f"version must be the coordinates' version (an integer); got {value!r}")
 
 
 def _mode(value: Any) -> str:

@@ -25,7 +25,7 @@ from .._params import SEED, SIZE, InstanceOf, Interval, Options, validate_params
 from ..engine import SearchCancelled, SearchProgress, Spotlight
 from ..engine.presets import Preset
 from ..projection import METHODS as PROJECTION_METHODS
-from ..projection import project
+from ..projection import auto_method, pca, project
 from ..slices import SliceLike
 from . import messages, payloads
 from .arrange import Arrangement
@@ -930,35 +930,49 @@ class SpotlightExplorer(anywidget.AnyWidget):
                 self._map_task.start(self._project)
 
     def _project(self, cancel: threading.Event) -> None:
-        """Compute the map's coordinates (the map task's thread)."""
-        inputs, projection = self._inputs, self._projection
-        embeddings = inputs.embeddings.numpy()
+        """Compute the map's coordinates (the map task's thread).
 
-        version = self.map_state.get("version", 0)
+        A map that takes seconds (scvis, UMAP) is preceded by a PCA preview, drawn in a
+        fraction of a second and replaced when the real one arrives.
+        """
+        inputs, projection = self._inputs, self._projection
+        method = auto_method(inputs.n) if projection == "auto" else projection
+        embeddings = inputs.embeddings.numpy()
+        key = fingerprint(embeddings, method, inputs.seed)
+        state: dict[str, Any] = {"state": "computing", "projection": method, "refining": False}
+
+        def show(coords: np.ndarray | None = None, **changes: Any) -> None:
+            with self._publishing:
+                state.update(changes)
+                version = self.map_state.get("version", 0)
+                if coords is not None:
+                    self._coords = coords
+                    version += 1
+                self.map_state = _map_state(**state, version=version)
+                if coords is not None:
+                    self._publish()
 
         def progress(p: SearchProgress) -> None:
-            fraction = min(1.0, p.step / max(p.total, 1))
-            message = f"map: {p.stage} {p.step}/{p.total}"
-            self.map_state = _map_state("computing", projection, progress=fraction, message=message, version=version)
+            show(progress=min(1.0, p.step / max(p.total, 1)), message=f"map: {p.stage} {p.step}/{p.total}")
 
-        message = f"map: projecting {inputs.n:,} examples ({projection})"
-        self.map_state = _map_state("computing", projection, message=message, version=version)
         try:
-            key = fingerprint(embeddings, projection, inputs.seed)
+            if method != "pca" and not CACHE.has(key):
+                preview = pca(embeddings, dims=2, seed=inputs.seed, cancel=cancel)
+                message = f"map: a PCA preview while {method} computes"
+                show(preview, state="ready", projection="pca", refining=True, message=message)
+                state["projection"] = method
+            else:
+                show(message=f"map: projecting {inputs.n:,} examples ({method})")
             coords = CACHE.get_or_compute(
-                key, lambda: project(embeddings, projection, seed=inputs.seed, progress=progress, cancel=cancel)
+                key, lambda: project(embeddings, method, seed=inputs.seed, progress=progress, cancel=cancel)
             )
         except SearchCancelled:
             return
         except Exception as exc:  # shown on the map panel; the rest of the explorer works without it
             log.error("the map's projection failed", exc_info=exc)
-            message = f"the map could not be drawn: {exc}"
-            self.map_state = _map_state("error", projection, message=message, version=version)
+            show(state="error", refining=False, message=f"the map could not be drawn: {exc}")
             return
-        with self._publishing:
-            self._coords = coords
-            self.map_state = _map_state("ready", projection, version=version + 1)
-            self._publish()
+        show(coords, state="ready", projection=method, refining=False, progress=1.0, message="")
 
     def _colors(self, by: str) -> tuple[dict, bytes]:
         inputs = self._inputs
@@ -1035,6 +1049,9 @@ class SpotlightExplorer(anywidget.AnyWidget):
         if isinstance(request, messages.Colors):
             legend, codes = self._colors(request.by)
             return {"type": "colors", "id": request.id, "by": request.by, "legend": legend}, [codes]
+        stale = isinstance(request, (messages.Lasso, messages.Box)) and request.version is not None
+        if stale and request.version != self.map_state.get("version"):
+            raise messages.RequestError("the map changed while the region was drawn: draw it again")
         if isinstance(request, messages.Lasso):
             count = self._select_region(inside_polygon(self._coords, np.array(request.polygon)), request.mode)
             return {"id": request.id, "ok": True, "count": count}, []
@@ -1067,10 +1084,28 @@ class SpotlightExplorer(anywidget.AnyWidget):
         return source.png(index, lambda image: overlays.paint(image, index, overlay), overlay)
 
 
-def _map_state(state: str, projection: str, *, progress: float = 0.0, message: str = "", version: int = 0) -> dict:
-    """A value of the ``map_state`` trait (``MapState`` in js/types.js)."""
-    done = 1.0 if state == "ready" else progress
-    return {"state": state, "progress": done, "message": message, "version": version, "projection": projection}
+def _map_state(
+    state: str,
+    projection: str,
+    *,
+    progress: float = 0.0,
+    message: str = "",
+    version: int = 0,
+    refining: bool = False,
+) -> dict:
+    """A value of the ``map_state`` trait (``MapState`` in js/types.js).
+
+    ``refining``: the map shown is a preview and a better one is being computed.
+    """
+    done = 1.0 if state == "ready" and not refining else progress
+    return {
+        "state": state,
+        "progress": done,
+        "message": message,
+        "version": version,
+        "projection": projection,
+        "refining": refining,
+    }
 
 
 def _doing(request: SearchRequest) -> str:
