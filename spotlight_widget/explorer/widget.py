@@ -163,6 +163,13 @@ class SpotlightExplorer(anywidget.AnyWidget):
         (Shared Interest's probing); class names come from ``class_names``.
     counts : array-like, optional
         (N,) multiplicities, as in ``find_spotlight``.
+    coords : {"auto", "pca", "scvis", "umap"}, array-like (N, 2) or None
+        The map's 2-D coordinates: computed in the background when the explorer is first
+        shown ("auto": scvis, trained on a 50,000-row sample, up to 2M rows, PCA above;
+        chosen by measurement, see ``projection.project``; a PCA preview is drawn while a
+        slower map computes), your own (e.g. a UMAP or t-SNE you already have), or None
+        for no map. Cached per embeddings, so a new explorer on the same data opens with
+        its map. "umap" needs ``pip install 'spotlight-widget[umap]'``.
     preset, device, seed
         Passed to the search (see ``find_spotlights``).
     page_size : int
