@@ -234,15 +234,16 @@ def test_demo_notebook_on_mnist(lab, browser, artifacts):
     url, root = lab
     demo = Path(__file__).resolve().parents[2] / "notebooks" / "explorer_demo.ipynb"
     (root / "demo.ipynb").write_text(demo.read_text())
-    page = browser.new_page(viewport={"width": 1300, "height": 1100})
+    page = browser.new_page(viewport={"width": 1300, "height": 1900})
     run_all_cells(page, f"{url}/lab/workspaces/demo/tree/demo.ipynb?reset")
     wait_for_images(page, timeout_ms=180_000)
     first_group = page.locator(".spotlight-widget .sw-breakdown-body .sw-group").first
     first_group.wait_for(timeout=60_000)
     assert first_group.text_content() == "7"
-    # The map is there, with spotlight 1 outlined on it.
+    # The map is there, with spotlight 1 outlined on it; its preview gives way to the final map.
     page.wait_for_selector(".spotlight-widget .sw-map-canvas[data-renderer]", timeout=180_000)
     page.wait_for_selector(".spotlight-widget .sw-map-hulls path", state="attached", timeout=60_000)
+    page.wait_for_selector(".spotlight-widget .sw-map-status .sw-progress", state="hidden", timeout=180_000)
     page.add_style_tag(content=".Toastify { display: none !important; }")  # JupyterLab's news toast
     page.locator(".spotlight-widget").first.screenshot(path=str(artifacts / "explorer-demo.png"))
     page.close()
