@@ -295,6 +295,8 @@ class Walk:
 
     def refuse(self, name, value, front_end):
         ex = self.ex
+        # A search finishing meanwhile may move what is shown: compare with a settled value.
+        ex.wait()
         before = getattr(ex, name)
         self.log.append(f"  refused {name}={value!r} ({'front end' if front_end else 'python'})")
         if front_end:
