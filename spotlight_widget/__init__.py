@@ -1,5 +1,6 @@
 """spotlight-widget: find where a model fails systematically, and look at it."""
 
+from .collect import Collected, collect
 from .describe import caption, describe, label_summary, token_summary
 from .engine import (
     SearchCancelled,
@@ -26,6 +27,7 @@ def __getattr__(name: str):
 
 
 __all__ = [
+    "Collected",
     "InfluenceEmbeddings",
     "SearchCancelled",
     "SearchHistory",
@@ -37,6 +39,7 @@ __all__ = [
     "__version__",
     "behaviour_patterns",
     "caption",
+    "collect",
     "describe",
     "find_slices",
     "find_spotlight",

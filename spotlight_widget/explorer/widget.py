@@ -415,6 +415,49 @@ class SpotlightExplorer(anywidget.AnyWidget):
             **options,
         )
 
+    @classmethod
+    def from_model(
+        cls,
+        model: Any,
+        data: Any,
+        *,
+        items: Any = None,
+        metadata: pd.DataFrame | None = None,
+        layer: str | None = None,
+        loss: Any = "cross_entropy",
+        device: Any = None,
+        batch_size: int = 256,
+        pool: str | None = "mean",
+        progress: bool = True,
+        **options: Any,
+    ) -> SpotlightExplorer:
+        """Run ``model`` over ``data`` with :func:`spotlight_widget.collect` and open the explorer on the result.
+
+        Parameters
+        ----------
+        model, data
+            As for :func:`~spotlight_widget.collect`. Keep the data in a fixed order
+            (no shuffling) so that rows match ``items`` and ``metadata``.
+        items, metadata : optional
+            As for the constructor, one entry per example of ``data``, in its order.
+        layer, loss, batch_size, pool, progress
+            As for :func:`~spotlight_widget.collect`.
+        device : str or torch.device, optional
+            Where the model runs (default: its parameters' device) and the search runs
+            (default: the constructor's).
+        **options
+            Other constructor options (``class_names``, ``size``, ``coords``...).
+
+        Equivalent to ``SpotlightExplorer(**collect(model, data).as_kwargs(), items=items,
+        metadata=metadata, **options)``.
+        """
+        from ..collect import collect
+
+        collected = collect(
+            model, data, layer=layer, loss=loss, device=device, batch_size=batch_size, pool=pool, progress=progress
+        )
+        return cls(**collected.as_kwargs(), items=items, metadata=metadata, device=device, **options)
+
     # -- Python API -----------------------------------------------------------------------
 
     @property
