@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +24,7 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, free_port, stop, wait_for
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS, start_lab, stop
 
 SETUP = """
 import json, pathlib, time
@@ -59,28 +57,6 @@ FRAMES = """async () => {
     }
     return (performance.now() - t0) / 30;
 }"""
-
-
-def server(root: Path) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    config = root / "jupyter_server_config.py"
-    config.write_text(
-        "c.ServerApp.token = ''\nc.ServerApp.password = ''\nc.ServerApp.disable_check_xsrf = True\n"
-        f"c.ServerApp.allow_root = True\nc.ServerApp.open_browser = False\nc.ServerApp.root_dir = {str(root)!r}\n"
-        "c.LabApp.expose_app_in_browser = True\nc.LabApp.news_url = None\n"
-        "c.LabApp.check_for_updates_class = 'jupyterlab.NeverCheckForUpdate'\n"
-    )
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(root / "config"), JUPYTER_RUNTIME_DIR=str(root / "runtime"))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "jupyterlab", f"--config={config}", "--ip=127.0.0.1", f"--port={port}", "--no-browser"],
-        cwd=root,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_for(f"{url}/api/status", proc)
-    return proc, url
 
 
 def measure(page, url: str, root: Path, n: int) -> dict:
@@ -133,7 +109,7 @@ def main() -> None:
     print("|---|---|---|---|---|---|---|")
     with tempfile.TemporaryDirectory() as tmp, sync_playwright() as pw:
         root = Path(tmp)
-        proc, url = server(root)
+        proc, url = start_lab(root)
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         try:
             for n in args.n:

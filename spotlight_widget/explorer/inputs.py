@@ -81,7 +81,7 @@ class ExplorerInputs:
     random_order: np.ndarray
     # Memos of pure functions of the inputs (display names, metadata groups): filling
     # them twice from two threads is harmless.
-    _memo: dict[tuple[str, str], np.ndarray | None] = field(default_factory=dict, repr=False)
+    _memo: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
 
     @classmethod
     def build(
@@ -246,8 +246,12 @@ class ExplorerInputs:
         """The groups of a column, largest first, for the gallery's filter."""
         if not column:
             return []
-        names, counts = np.unique(self.groups(column), return_counts=True)
-        return [str(names[i]) for i in np.argsort(-counts, kind="stable")]
+        # Asked at every publish: counting is a pass over every example, so it is done once.
+        key = ("group_names", column)
+        if key not in self._memo:
+            names, counts = np.unique(self.groups(column), return_counts=True)
+            self._memo[key] = [str(names[i]) for i in np.argsort(-counts, kind="stable")]
+        return list(self._memo[key])
 
     def sort_key(self, name: str, weights: np.ndarray | None) -> np.ndarray:
         """One value per example to sort the gallery by: weight, loss, or a column."""

@@ -882,8 +882,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
             view = self._store.view(self.method)
             entry = view.entries[view.current] if view.entries else None
             shown = (view.method, entry)
-            if self._built.get("history") != (view.method, view.entries):
-                self._part("history", (view.method, view.entries), lambda: self._history_rows(view))
+            self._part("history", (view.method, view.entries), lambda: self._history_rows(view))
             self.current = view.current
             asked = self._queue.asked_size(view.method)
             size = asked if asked is not None else view.size
@@ -926,9 +925,13 @@ class SpotlightExplorer(anywidget.AnyWidget):
     def _map_layers(self, view: MethodView) -> list[dict]:
         if self._coords is None:
             return []
+        coords, seed, version = self._coords, self._inputs.seed, self.map_state.get("version")
         layers = []
-        for position, result in enumerate(view.results):
-            outline = hull(outline_points(self._coords, result.top_indices, seed=self._inputs.seed))
+        for position, (entry, result) in enumerate(zip(view.entries, view.results, strict=True)):
+            # Outlines depend on the result and the coordinates only: showing another entry reuses them.
+            outline = self._store.memo(
+                f"outline@{version}", view.method, entry, lambda r=result: hull(outline_points(coords, r.top_indices, seed=seed))
+            )
             current = position == view.current
             layers.append({"position": position, "label": f"#{position + 1}", "current": current, "hull": outline})
         return layers

@@ -71,11 +71,8 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory):
-    """A JupyterLab server on 127.0.0.1 with no token, serving a scratch folder."""
-    pytest.importorskip("jupyterlab")
-    root = tmp_path_factory.mktemp("lab")
+def start_lab(root: Path) -> tuple[subprocess.Popen, str]:
+    """A JupyterLab server on 127.0.0.1 with no token, serving ``root``; returns it and its URL."""
     port = free_port()
     config = root / "jupyter_server_config.py"
     config.write_text(
@@ -99,9 +96,23 @@ def lab(tmp_path_factory):
         stderr=subprocess.STDOUT,
         text=True,
     )
+    url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(f"http://127.0.0.1:{port}/api/status", proc)
-        yield f"http://127.0.0.1:{port}", root
+        wait_for(f"{url}/api/status", proc)
+    except Exception:
+        stop(proc)
+        raise
+    return proc, url
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory):
+    """A JupyterLab server serving a scratch folder: its URL and the folder."""
+    pytest.importorskip("jupyterlab")
+    root = tmp_path_factory.mktemp("lab")
+    proc, url = start_lab(root)
+    try:
+        yield url, root
     finally:
         stop(proc)
 
