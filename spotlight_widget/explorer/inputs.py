@@ -22,6 +22,7 @@ from ..describe import groups_of
 from ..describe.groups import metadata_frame
 from ..slices import check_predictions
 from ..slices.predictions import n_classes
+from .comparison import Comparison
 from .methods import METHODS, PUBLISHED, check_methods
 from .overlays import Overlays
 from .thumbnails import ItemSource
@@ -79,6 +80,9 @@ class ExplorerInputs:
     method_options: dict[str, dict[str, Any]]
     loss_order: np.ndarray
     random_order: np.ndarray
+    # Two models' losses and predictions when the explorer compares them (``compare``):
+    # ``losses`` then holds their signed difference in the direction searched.
+    comparison: Comparison | None = None
     # Memos of pure functions of the inputs (display names, metadata groups): filling
     # them twice from two threads is harmless.
     _memo: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)

@@ -75,6 +75,8 @@ class ResultStore:
         # Counts the user's own moves through a method's history: a search that finishes
         # after the user picked another entry must not take the view back.
         self._moves: dict[str, int] = dict.fromkeys(methods, 0)
+        # The user's notes, by method and history entry (an entry keeps its note wherever it is).
+        self._notes: dict[str, dict[HistoryEntry, str]] = {m: {} for m in methods}
         # Fits of methods that ignore S, by (method, n): a new size must not retrain scvis.
         self._fits: dict[tuple[str, int], list[SliceLike]] = {}
         self._memo: dict[tuple[str, str, int, int], Any] = {}
@@ -121,6 +123,29 @@ class ResultStore:
         """Keep a method's selection (checked, sorted example indices)."""
         with self._lock:
             self._selection[method] = tuple(indices)
+
+    def set_note(self, method: str, position: int, text: str) -> None:
+        """Attach ``text`` to a history position of ``method`` (empty text removes the note)."""
+        with self._lock:
+            history = self._history[method]
+            if isinstance(position, bool) or not isinstance(position, int):
+                raise TypeError(f"a history position must be an int; got {position!r}")
+            if not -len(history) <= position < len(history):
+                raise IndexError(f"no result #{position}: {len(history)} found so far")
+            entry = history[position]
+            if text:
+                self._notes[method][entry] = text
+            else:
+                self._notes[method].pop(entry, None)
+
+    def notes(self) -> dict[str, dict[int, str]]:
+        """Every note, by method and history position."""
+        with self._lock:
+            return {
+                method: {self._history[method].index(e): text for e, text in notes.items()}
+                for method, notes in self._notes.items()
+                if notes
+            }
 
     # -- searches -------------------------------------------------------------------------
 

@@ -279,6 +279,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
         probe: Any = None,
         spotlights: Sequence[Spotlight] | None = None,
         coords: Any = "auto",
+        _restore: Any = None,
     ):
         inputs = ExplorerInputs.build(
             embeddings,
@@ -310,6 +311,9 @@ class SpotlightExplorer(anywidget.AnyWidget):
         if spotlights is not None:
             self._store.preload(spotlights)
             start = self._store.view("spotlight").size
+        if _restore is not None:
+            # A saved session (``load``): its results, histories and selections, not a search.
+            _restore(self._store)
         self._queue = SearchQueue(self._run, self._search_failed, self._searches_done)
         # Serialises publishing: the search thread and the kernel's thread both publish.
         self._publishing = threading.RLock()
@@ -539,6 +543,102 @@ class SpotlightExplorer(anywidget.AnyWidget):
             else:
                 self.method = SELECTION.name
             return self.spotlight
+
+    def save(self, path: Any) -> pathlib.Path:
+        """Write the session to one file that ``SpotlightExplorer.load`` reopens.
+
+        The file (a zip of JSON and ``.npy`` arrays, read without pickle, so opening a
+        shared file runs no code) holds fingerprints of the data, every method's history
+        with each result's weights (and a spotlight's centre and precision), the shown
+        positions, the selections and the notes. The data itself is not saved.
+
+        Parameters
+        ----------
+        path : str or path
+            Where to write (``.spotlight`` is the conventional suffix).
+
+        Returns
+        -------
+        pathlib.Path
+            The file written.
+        """
+        from .session_file import save_session
+
+        self.wait()
+        with self._publishing:
+            return save_session(path, self._inputs, self._store, view=self._view_state())
+
+    @classmethod
+    def load(cls, path: Any, embeddings: Any, losses: Any, items: Any = None, **options: Any) -> SpotlightExplorer:
+        """Reopen a session written by ``save`` on the same data.
+
+        Parameters
+        ----------
+        path : str or path
+            The saved file.
+        embeddings, losses, items, **options
+            As for the constructor: the data the session was saved on.
+
+        Raises
+        ------
+        ValueError
+            When the data does not match the saved fingerprints, or the file is not a
+            saved session.
+        """
+        from .session_file import load_session
+
+        return load_session(cls, path, embeddings, losses, items, **options)
+
+    def report(self, path: Any, *, top: int = 12, title: str | None = None) -> pathlib.Path:
+        """Write a self-contained static HTML page of the audit: every result in every history.
+
+        For each result: its caption, size, top thumbnails, breakdown per column with
+        intervals, and its note. No scripts, no network: images are inlined and every
+        text from the data is escaped, so it opens offline in any browser.
+
+        Parameters
+        ----------
+        path : str or path
+            The ``.html`` file to write.
+        top : int
+            Thumbnails per result.
+        title : str, optional
+            The page's title.
+
+        Returns
+        -------
+        pathlib.Path
+            The file written.
+        """
+        from .audit_report import write_report
+
+        self.wait()
+        with self._publishing:
+            return write_report(path, self._inputs, self._store, top=top, title=title)
+
+    def note(self, text: str, *, method: str | None = None, position: int | None = None) -> None:
+        """Attach a note to a result (default: the one shown); it is saved and reported.
+
+        An empty text removes the note.
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"a note is text; got {type(text).__name__}")
+        if method is not None and method not in (*self._inputs.methods, SELECTION.name):
+            raise ValueError(f"unknown method {method!r}; this explorer has {', '.join(self._inputs.methods)}")
+        with self._publishing:
+            method = self.method if method is None else method
+            view = self._store.view(method)
+            self._store.set_note(method, view.current if position is None else position, text)
+            self._publish()
+
+    @property
+    def notes(self) -> dict[str, dict[int, str]]:
+        """Every note, by method and history position."""
+        return self._store.notes()
+
+    def _view_state(self) -> dict[str, Any]:
+        """What the user looks at, as a saved session restores it."""
+        return {name: getattr(self, name) for name in sorted(WRITABLE)}
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until every search asked for has finished; True when idle, False on timeout."""
