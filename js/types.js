@@ -23,6 +23,13 @@
  * @property {number} members
  * @property {string} caption
  * @property {string} [label]       what the method calls one result: "spotlight", "cluster", "slice"
+ * @property {number[]} [model_losses]  a comparison: the old and the new model's mean loss over the top S
+ */
+
+/**
+ * The `comparison` trait: the two models an explorer compares ({} when it compares none).
+ * @typedef {object} ComparisonInfo
+ * @property {string[]} [names]     the old and the new model's names
  */
 
 /**
@@ -60,6 +67,8 @@
  * @property {string | null} label
  * @property {string | null} prediction
  * @property {string | null} text
+ * @property {number[]} [model_losses]       a comparison: the old and the new model's loss
+ * @property {string[]} [model_predictions]  a comparison with both models' predictions: old, new
  */
 
 /**
@@ -76,6 +85,10 @@
  * @property {number | null} lift_high
  * @property {number | null} p_value
  * @property {number | null} loss_out    the group's mean loss outside the result
+ * @property {number | null} [loss_old_in]   a comparison: each model's mean loss of the group, in the result
+ * @property {number | null} [loss_new_in]
+ * @property {number | null} [loss_old_all]  and overall
+ * @property {number | null} [loss_new_all]
  */
 
 /**

@@ -382,12 +382,14 @@ def test_damped_losses_keep_to_the_coherent_group_and_report_original_losses():
     np.testing.assert_allclose(damped.losses, loss, rtol=1e-6)
 
 
-def test_losses_below_zero_are_searched_undamped():
+def test_signed_losses_are_damped_above_their_least_value():
     d = planted_clusters(n_rows=1500, dim=8, n_clusters=6, fractions=(0.05,), seed=2)
     shifted = d.losses - d.losses.mean()  # e.g. a loss relative to a baseline model
-    a = find_spotlight(d.embeddings, shifted, size=0.05)
-    b = find_spotlight(d.embeddings, shifted, size=0.05, preset=get_preset("fast", damp_losses=False))
-    np.testing.assert_array_equal(a.weights, b.weights)
+    a = find_spotlight(d.embeddings, shifted, size=0.05, dtype=torch.float64)
+    b = find_spotlight(d.embeddings, shifted - shifted.min(), size=0.05, dtype=torch.float64)
+    undamped = find_spotlight(d.embeddings, shifted, size=0.05, preset=get_preset("fast", damp_losses=False))
+    np.testing.assert_allclose(a.weights, b.weights, atol=1e-9)
+    assert not np.allclose(a.weights, undamped.weights, atol=1e-3)
 
 
 def test_more_restarts_than_rows_with_a_positive_loss():
@@ -398,3 +400,21 @@ def test_more_restarts_than_rows_with_a_positive_loss():
     found = find_spotlights(x, losses, n=1, size=10, restarts=8)[0]
     assert found.weighted_loss > 0
     assert set(np.asarray(found.top_indices).tolist()) & {0, 1, 2}
+
+
+def test_signed_losses_find_each_worse_region_once():
+    # Two models' loss difference: the new model is better almost everywhere (mean -0.3) but
+    # worse in two regions. Discounting a found region towards 0 would leave it above the
+    # data set's mean, and later spotlights would come back to it.
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(3000, 8)).astype(np.float32)
+    difference = rng.normal(-0.3, 0.2, size=3000)
+    first = np.argsort(np.linalg.norm(x - x[0], axis=1))[:100]
+    second = np.argsort(np.linalg.norm(x - x[1], axis=1))[:100]
+    difference[first] += 2.0
+    difference[second] += 1.5
+    found = [set(sp.top_indices.tolist()) for sp in find_spotlights(x, difference, n=3, size=100)]
+    assert len(found[0] & set(first)) >= 80
+    assert len(found[1] & set(second)) >= 80
+    # The third holds neither region: both were discounted below everything else.
+    assert len(found[2] & set(first)) + len(found[2] & set(second)) <= 20

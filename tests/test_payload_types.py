@@ -34,6 +34,7 @@ TRAITS = {
     "limits": "Limits",
     "map_state": "MapState",
     "map_layers": "MapLayer",
+    "comparison": "ComparisonInfo",
 }
 
 
@@ -104,9 +105,11 @@ def _checker(jstype: str) -> Callable[[object], bool]:
         elif re.fullmatch(r"\[[^\[\]]+\]", alt):
             items = [_checker(part.strip()) for part in alt[1:-1].split(",")]
             tests.append(
-                lambda v, items=items: isinstance(v, list)
-                and len(v) == len(items)
-                and all(check(x) for check, x in zip(items, v, strict=True))
+                lambda v, items=items: (
+                    isinstance(v, list)
+                    and len(v) == len(items)
+                    and all(check(x) for check, x in zip(items, v, strict=True))
+                )
             )
         else:
             raise ValueError(f"the payload test cannot check the JSDoc type {alt!r} (in {jstype!r}): extend _checker")
@@ -214,6 +217,29 @@ def published() -> dict[str, list[object]]:
     ex.breakdown_column = "age"
     ex.tab = "opponents"
     assert ex.status["state"] == "idle", ex.status
+    ex.close()
+    # A comparison of two models publishes both models' losses and predictions too.
+    other = d.losses * rng.uniform(0.5, 1.5, size=n)
+    ex = SpotlightExplorer.compare(
+        d.embeddings,
+        other,
+        d.losses,
+        metadata=metadata,
+        labels=labels,
+        predictions_old=labels,
+        predictions_new=(labels + 1) % 3,
+        size=0.05,
+        coords=None,
+        page_size=10,
+    )
+    assert ex.wait(60)
+    for trait in TRAITS:
+        seen[trait].append(getattr(ex, trait))
+    ex.direction = "better"
+    assert ex.wait(60)
+    for trait in TRAITS:
+        seen[trait].append(getattr(ex, trait))
+    ex.close()
     return seen
 
 

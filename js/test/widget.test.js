@@ -439,6 +439,31 @@ describe("method selector", () => {
   it("hides itself when there is only one method", () => {
     const { $ } = mount({ methods: [{ name: "spotlight", label: "Spotlight" }] });
     expect(/** @type {HTMLElement} */ ($(".sw-method")).hidden).toBe(true);
+    expect(/** @type {HTMLElement} */ ($(".sw-direction")).hidden).toBe(true);
+  });
+
+  it("switches a comparison's direction, and shows both models' losses and predictions", () => {
+    const items = itemsFor([1, 2]).map((it, k) => ({ ...it, model_losses: [0.25, 2.5 + k], model_predictions: ["cat", "dog"] }));
+    const { model, $, $$ } = mount({
+      methods: [{ name: "spotlight", label: "Spotlight" }],
+      comparison: { names: ["v1", "v2"] },
+      direction: "worse",
+      page_items: items,
+      breakdown: [{ group: "A", count: 3, share_in: 0.5, share_all: 0.1, lift: 5, loss_in: 1, loss_all: 0.5, loss_old_all: 0.2, loss_new_all: 0.9 }],
+    });
+    // One method, but a direction to choose: the bar shows.
+    expect(/** @type {HTMLElement} */ ($(".sw-method")).hidden).toBe(false);
+    const direction = /** @type {HTMLSelectElement} */ ($(".sw-direction"));
+    expect([...direction.options].map((o) => o.textContent)).toEqual(["where the v2 is worse", "where the v2 is better"]);
+    direction.value = "better";
+    direction.dispatchEvent(new Event("change", { bubbles: true }));
+    expect(model.saves.at(-1)).toEqual({ direction: "better" });
+    model.update({ direction: "worse" });
+    expect(direction.value).toBe("worse");
+    const card = $$(".sw-card")[1];
+    expect(card.querySelector(".sw-loss")?.textContent).toBe("0.25 → 3.5");
+    expect(card.querySelector(".sw-pred")?.textContent).toBe("cat / dog");
+    expect($(".sw-model-loss")?.textContent).toBe("old 0.2 → new 0.9");
   });
 
   it("names the result in the summary after the method's label", () => {

@@ -114,6 +114,15 @@ export function render(model, el) {
           h("span", { class: "sw-lift", text: isNum(r.lift) ? `${num(r.lift)}×` : "—", attrs: { title: `lift: share in ${word} / share overall` } }),
           h("span", { class: "sw-count", text: `n=${int(r.count)}`, attrs: { title: "examples of this group in the whole data set" } }),
           h("span", { class: "sw-group-loss", text: `loss ${num(r.loss_in)} / ${num(r.loss_all)}`, attrs: { title: `mean loss: in ${word} / overall` } }),
+          isNum(r.loss_old_all) || isNum(r.loss_new_all)
+            ? h("span", {
+                class: "sw-model-loss",
+                text: `old ${num(r.loss_old_all)} → new ${num(r.loss_new_all)}`,
+                attrs: {
+                  title: `the group's mean loss under each model, overall (in ${word}: old ${num(r.loss_old_in)} → new ${num(r.loss_new_in)})`,
+                },
+              })
+            : null,
           significance(r, word),
         ),
       ),

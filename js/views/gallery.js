@@ -125,7 +125,13 @@ export function render(model, el) {
         { class: "sw-meta" },
         h("span", { class: "sw-idx", text: `#${item.index}` }),
         isNum(item.weight) ? h("span", { class: "sw-weight", text: `w ${num(item.weight)}`, attrs: { title: weightTitle() } }) : null,
-        h("span", { class: "sw-loss", text: `loss ${num(item.loss)}` }),
+        item.model_losses
+          ? h("span", {
+              class: "sw-loss",
+              text: `${num(item.model_losses[0])} → ${num(item.model_losses[1])}`,
+              attrs: { title: `loss of the old → the new model (difference ${num(item.loss)})` },
+            })
+          : h("span", { class: "sw-loss", text: `loss ${num(item.loss)}` }),
       ),
       hasLabels
         ? h(
@@ -133,7 +139,13 @@ export function render(model, el) {
             { class: `sw-labels${wrong ? " sw-wrong" : ""}` },
             h("span", { class: "sw-label", text: item.label ?? "?", attrs: { title: "label" } }),
             " → ",
-            h("span", { class: "sw-pred", text: item.prediction ?? "?", attrs: { title: "prediction" } }),
+            item.model_predictions
+              ? h("span", {
+                  class: "sw-pred",
+                  text: `${item.model_predictions[0]} / ${item.model_predictions[1]}`,
+                  attrs: { title: "predictions of the old / the new model" },
+                })
+              : h("span", { class: "sw-pred", text: item.prediction ?? "?", attrs: { title: "prediction" } }),
           )
         : null,
     );

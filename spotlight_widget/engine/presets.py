@@ -59,8 +59,9 @@ class Preset:
     refine_steps : int
         Annealing steps of that refinement (and of a warm start).
     damp_losses : bool
-        Search on ``log1p(loss / mean loss)`` instead of the losses themselves (non-negative
-        losses only; reported losses are always the original ones). A spotlight should
+        Search on ``log1p(loss / mean loss)`` instead of the losses themselves (signed
+        losses, such as two models' difference, are first shifted by their least value;
+        reported losses are always the original ones). A spotlight should
         find where the model fails *systematically*: undamped, a few scattered examples
         with huge losses (e.g. random wrong labels, cross-entropy 10 to 20) outweigh a
         coherent group of moderately high losses. On the discovery suite

@@ -97,8 +97,8 @@ def find_spotlight(
         Final-layer embeddings: numpy, torch (any device), pandas, or nested lists; any
         real dtype.
     losses : array-like, (N,)
-        Per-example losses (non-negative for sequential spotlights, see
-        ``find_spotlights``).
+        Per-example losses; signed values (e.g. the difference between two models'
+        losses) are searched as they are.
     size : float, int, or a sequence of them
         A float in (0, 1) is a fraction of the data, an int >= 1 a number of examples
         (S); numpy scalars and 0-d arrays count as the number they hold. A sequence (or a
@@ -422,8 +422,17 @@ def search_sequence(
             return space.comm.max(torch.full(local.shape[1:], empty, dtype=dt, device=dev))
         return space.comm.max(local.max(0).values)
 
+    # Eq. 6 discounts found regions towards zero, which is the least loss only when losses
+    # are non-negative. Signed losses (a difference between two models) are discounted
+    # towards their minimum instead: a region discounted to 0 would still beat a data set
+    # whose mean is negative, and the next search would find it again.
+    floor = (-peak(-losses, -math.inf)).clamp_max(0)
+
+    def discount(values: torch.Tensor, kernel: torch.Tensor, kernel_peak: torch.Tensor) -> torch.Tensor:
+        return floor + (values - floor) * (1 - kernel / kernel_peak)
+
     for prior in after:
-        losses = losses * (1 - prior[:, None] / peak(prior[:, None], -math.inf))
+        losses = discount(losses, prior[:, None], peak(prior[:, None], -math.inf))
     for rank in range(len(after), len(after) + n):
         trajs = run_batch(
             space,
@@ -444,7 +453,7 @@ def search_sequence(
                 "the search ended with an empty spotlight (every weight is 0); "
                 "the paper preset cannot recover from this: use preset='fast'"
             )
-        losses = losses * (1 - kernel / kernel_peak)
+        losses = discount(losses, kernel, kernel_peak)
         yield rank, kernel, trajs
 
 
@@ -634,8 +643,8 @@ def losses_to_search(
 ) -> torch.Tensor:
     """The losses the search optimises: the originals, or (fast preset) damped and rescaled.
 
-    ``cfg.damp_losses`` applies ``log1p(loss / mean)`` to non-negative losses (see
-    ``Preset``). Then, with ``cfg.normalize``, the losses are divided by their largest value
+    ``cfg.damp_losses`` applies ``log1p(loss / mean)`` (see ``Preset``); signed losses
+    are first shifted by their least value. Then, with ``cfg.normalize``, the losses are divided by their largest value
     minus their mean (count-weighted): in these units no spotlight can gain more than 1
     over the data set's mean, so a barrier scale C of about 1 outweighs any gain from
     shrinking below S, whatever the units or the tail of the losses (paper: "C large
@@ -656,7 +665,13 @@ def losses_to_search(
         sums = comm.sum(torch.stack([(w * values).sum(), w.sum()]).cpu())
         return float(sums[0] / sums[1])
 
-    if cfg.damp_losses and -extreme(-l64) >= 0:
+    least = -extreme(-l64)
+    if cfg.damp_losses and least < 0:
+        # Signed losses (two models' difference) are damped above their least value: the
+        # same order, and the same protection against a tail of high values. (Damping
+        # both sides of zero instead let later spotlights return to the fringe of the first.)
+        l64 = l64 - least
+    if cfg.damp_losses:
         average = mean(l64)
         if average > 0:
             l64 = torch.log1p(l64 / average)

@@ -26,8 +26,24 @@ TEXT_PREVIEW = 400
 
 
 def caption_of(inputs: ExplorerInputs, result: SliceLike) -> str:
-    """The one-line description of a result the history strip shows (plain text)."""
-    return caption(result, inputs.metadata, labels=inputs.named("labels"), predictions=inputs.named("predictions"))
+    """The one-line description of a result the history strip shows (plain text).
+
+    A comparison's caption starts with both models' mean loss over the result's top S.
+    """
+    text = caption(result, inputs.metadata, labels=inputs.named("labels"), predictions=inputs.named("predictions"))
+    versus = comparison_text(inputs, result)
+    return f"{versus}; {text}" if versus and text else versus or text
+
+
+def comparison_text(inputs: ExplorerInputs, result: SliceLike) -> str:
+    """ "new model's loss 2.3 vs 0.4 for the old model here" ("" unless comparing two models)."""
+    comparison = inputs.comparison
+    top = np.asarray(result.top_indices)
+    if comparison is None or not len(top):
+        return ""
+    old, new = comparison.mean_losses(top)
+    old_name, new_name = comparison.names
+    return f"{new_name}'s loss {new:.3g} vs {old:.3g} for the {old_name} here"
 
 
 def history_rows(inputs: ExplorerInputs, view: MethodView, captions: Sequence[str]) -> list[dict]:
@@ -47,6 +63,7 @@ def history_rows(inputs: ExplorerInputs, view: MethodView, captions: Sequence[st
                 "members": len(sp.indices),
                 "caption": text,
                 "label": noun,
+                **_model_losses(inputs, top),
             }
         )
     return rows
@@ -106,7 +123,7 @@ def item(inputs: ExplorerInputs, index: int, weights: np.ndarray | None, *, prev
     text = inputs.items.text(index)
     if preview and text is not None and len(text) > TEXT_PREVIEW:
         text = text[:TEXT_PREVIEW] + "…"
-    return {
+    out = {
         "index": index,
         "weight": None if weights is None else float(weights[index]),
         "loss": float(inputs.losses[index]),
@@ -114,6 +131,22 @@ def item(inputs: ExplorerInputs, index: int, weights: np.ndarray | None, *, prev
         "prediction": inputs.name(inputs.predictions, index),
         "text": text,
     }
+    comparison = inputs.comparison
+    if comparison is not None:
+        out["model_losses"] = [float(comparison.losses_old[index]), float(comparison.losses_new[index])]
+        if comparison.predictions_old is not None and comparison.predictions_new is not None:
+            out["model_predictions"] = [
+                inputs.name(comparison.predictions_old, index),
+                inputs.name(comparison.predictions_new, index),
+            ]
+    return out
+
+
+def _model_losses(inputs: ExplorerInputs, members: np.ndarray) -> dict:
+    """Both models' mean loss over some examples, for a comparison ({} otherwise)."""
+    if inputs.comparison is None or not len(members):
+        return {}
+    return {"model_losses": list(inputs.comparison.mean_losses(np.asarray(members)))}
 
 
 def train_item(inputs: ExplorerInputs, index: int, influence: float) -> dict:
@@ -146,7 +179,15 @@ def breakdown_rows(inputs: ExplorerInputs, result: SliceLike | None, column: str
     """The breakdown of one column for a result."""
     if result is None or not column:
         return []
-    frame = breakdown(result.weights, inputs.losses, inputs.column_values(column), counts=inputs.counts)
+    values = inputs.column_values(column)
+    frame = breakdown(result.weights, inputs.losses, values, counts=inputs.counts)
+    comparison = inputs.comparison
+    if comparison is not None:
+        # Each model's own loss per group, inside the result and overall, in the same rows.
+        for model, losses in (("old", comparison.losses_old), ("new", comparison.losses_new)):
+            own = breakdown(result.weights, losses, values, counts=inputs.counts).set_index("group")
+            frame[f"loss_{model}_in"] = frame["group"].map(own["loss_in"])
+            frame[f"loss_{model}_all"] = frame["group"].map(own["loss_all"])
     return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
 
 
@@ -179,6 +220,12 @@ def export_frame(inputs: ExplorerInputs, indices: Sequence[int], result: SliceLi
         frame["label"] = [inputs.name(inputs.labels, i) for i in idx]
     if inputs.predictions is not None:
         frame["prediction"] = [inputs.name(inputs.predictions, i) for i in idx]
+    comparison = inputs.comparison
+    if comparison is not None:
+        frame["loss_old"] = comparison.losses_old[idx]
+        frame["loss_new"] = comparison.losses_new[idx]
+        if comparison.predictions_old is not None:
+            frame["prediction_old"] = [inputs.name(comparison.predictions_old, i) for i in idx]
     if inputs.metadata is not None:
         meta = inputs.metadata.iloc[idx].reset_index(drop=True)
         taken = set(frame.columns)

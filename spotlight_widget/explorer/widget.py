@@ -9,6 +9,7 @@ refused value never lands). Everything the front end shows is rebuilt from those
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import pathlib
 import threading
@@ -19,8 +20,10 @@ from typing import Any
 import anywidget
 import numpy as np
 import pandas as pd
+import torch
 import traitlets as t
 
+from .._inputs import as_matrix, as_vector
 from .._params import SEED, SIZE, InstanceOf, Interval, Options, validate_params
 from ..engine import SearchCancelled, SearchProgress, Spotlight
 from ..engine.presets import Preset
@@ -29,6 +32,7 @@ from ..projection import auto_method, pca, project
 from ..slices import SliceLike
 from . import messages, payloads
 from .arrange import Arrangement
+from .comparison import DIRECTIONS, Comparison
 from .inputs import TABS, ExplorerInputs
 from .mapping import (
     CACHE,
@@ -72,6 +76,7 @@ WRITABLE = frozenset(
         "filter_group",
         "detail",
         "map_color",
+        "direction",
     }
 )
 
@@ -91,8 +96,6 @@ class Size(t.TraitType):
         if isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, (bool, np.bool_)):
             return value
         self.error(obj, value)
-
-
 
 
 class SpotlightExplorer(anywidget.AnyWidget):
@@ -237,6 +240,10 @@ class SpotlightExplorer(anywidget.AnyWidget):
     detail = t.Int(-1).tag(sync=True)
     # What colours the map's points: "weights" (the shown result's), "loss" or "column:<name>".
     map_color = t.Unicode("weights").tag(sync=True)
+    # A comparison of two models (``compare``): which of them does worse where ("worse": the
+    # new model's loss above the old one's). ``comparison`` names the models ({}: no comparison).
+    direction = t.Enum(DIRECTIONS, "worse").tag(sync=True)
+    comparison = t.Dict().tag(sync=True)
 
     @validate_params(
         {
@@ -280,6 +287,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
         spotlights: Sequence[Spotlight] | None = None,
         coords: Any = "auto",
         _restore: Any = None,
+        _comparison: Comparison | None = None,
     ):
         inputs = ExplorerInputs.build(
             embeddings,
@@ -305,9 +313,13 @@ class SpotlightExplorer(anywidget.AnyWidget):
             saliency_threshold=saliency_threshold,
             probe=probe,
         )
+        if _comparison is not None:
+            inputs = dataclasses.replace(inputs, comparison=_comparison)
         start = inputs.size_count(size)
         self._inputs = inputs
         self._store = ResultStore(inputs)
+        # A comparison keeps each direction's inputs and results: switching back finds them.
+        self._directions = {inputs.comparison.direction if inputs.comparison else "worse": (inputs, self._store)}
         if spotlights is not None:
             self._store.preload(spotlights)
             start = self._store.view("spotlight").size
@@ -342,6 +354,8 @@ class SpotlightExplorer(anywidget.AnyWidget):
             can_probe=inputs.probe_fn is not None,
             train_kind=inputs.train_items.kind if inputs.train_items is not None else "table",
             status={"state": "idle", "progress": 0.0, "message": ""},
+            direction=_comparison.direction if _comparison is not None else "worse",
+            comparison={} if _comparison is None else {"names": list(_comparison.names)},
             map_state=_map_state(
                 "ready" if given is not None else "none", self._projection, version=int(given is not None)
             ),
@@ -353,7 +367,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
         self.on_msg(self._on_message)
         self._publish()
         if not self._store.view(self.method).results:
-            self._submit(SearchRequest(self.method, start, implicit=True))
+            self._submit(SearchRequest(self.method, start, implicit=True, direction=self.direction))
 
     @classmethod
     def from_run(
@@ -461,6 +475,153 @@ class SpotlightExplorer(anywidget.AnyWidget):
             model, data, layer=layer, loss=loss, device=device, batch_size=batch_size, pool=pool, progress=progress
         )
         return cls(**collected.as_kwargs(), items=items, metadata=metadata, device=device, **options)
+
+    @classmethod
+    def compare(
+        cls,
+        embeddings: Any,
+        losses_old: Any,
+        losses_new: Any,
+        items: Any = None,
+        *,
+        predictions_old: Any = None,
+        predictions_new: Any = None,
+        names: Sequence[str] = ("old model", "new model"),
+        direction: str = "worse",
+        **options: Any,
+    ) -> SpotlightExplorer:
+        """Explore where a new model does worse (or better) than an old one on the same examples.
+
+        The results are regions of embedding space where the per-example loss difference
+        is high: ``losses_new - losses_old`` (``direction="worse"``), or ``losses_old -
+        losses_new`` ("better"; switch with ``ex.direction`` or the widget's toggle, each
+        direction keeps its own results). Gallery cards, breakdowns, captions, exports and
+        reports show both models' losses (and predictions, when given).
+
+        Parameters
+        ----------
+        embeddings : array-like, (N, d)
+            Embeddings of the examples, from either model (or any other).
+        losses_old, losses_new : array-like, (N,)
+            Each model's per-example losses on the same examples, in the same order.
+        items : optional
+            As for the constructor.
+        predictions_old, predictions_new : array-like, optional
+            (N,) each model's predictions; the new model's are the ``prediction`` column.
+        names : pair of str
+            What to call the two models in the widget and reports.
+        direction : {"worse", "better"}
+            Which difference to search first.
+        **options
+            Other constructor options (``labels``, ``metadata``, ``class_names``, ``size``...).
+
+        Examples
+        --------
+        >>> ex = SpotlightExplorer.compare(emb, old.losses, new.losses, images, labels=y)  # doctest: +SKIP
+        >>> ex.spotlight.weighted_loss    # mean loss difference in the first spotlight  # doctest: +SKIP
+        """
+        if "losses" in options or "predictions" in options:
+            raise TypeError("compare takes losses_old/losses_new and predictions_old/predictions_new")
+        if isinstance(names, str) or not isinstance(names, Sequence) or len(names) != 2:
+            raise TypeError(f"names must be a pair of str (old, new); got {names!r}")
+        if not all(isinstance(name, str) and name for name in names):
+            raise TypeError(f"names must be a pair of non-empty str; got {names!r}")
+        if direction not in DIRECTIONS:
+            raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}; got {direction!r}")
+        n = as_matrix(embeddings, "embeddings", dtype=torch.float32, device="cpu").shape[0]
+        comparison = Comparison(
+            names=(names[0], names[1]),
+            losses_old=as_vector(losses_old, "losses_old", length=n, dtype=torch.float64).numpy(),
+            losses_new=as_vector(losses_new, "losses_new", length=n, dtype=torch.float64).numpy(),
+            predictions_old=_optional_column(predictions_old, "predictions_old", n),
+            predictions_new=_optional_column(predictions_new, "predictions_new", n),
+            direction=direction,
+        )
+        return cls(
+            embeddings,
+            comparison.searched,
+            items,
+            predictions=comparison.predictions_new,
+            _comparison=comparison,
+            **options,
+        )
+
+    @classmethod
+    def from_models(
+        cls,
+        old: Any,
+        new: Any,
+        data: Any,
+        *,
+        items: Any = None,
+        metadata: pd.DataFrame | None = None,
+        embeddings: str = "new",
+        layer: str | None = None,
+        loss: Any = "cross_entropy",
+        device: Any = None,
+        batch_size: int = 256,
+        pool: str | None = "mean",
+        progress: bool = True,
+        names: Sequence[str] = ("old model", "new model"),
+        **options: Any,
+    ) -> SpotlightExplorer:
+        """Run two models over the same data (``collect``) and open ``compare`` on them.
+
+        Parameters
+        ----------
+        old, new : torch.nn.Module
+            The models to compare (e.g. before and after retraining).
+        data
+            As for :func:`~spotlight_widget.collect`, in a fixed order (no shuffling): both
+            models must see the examples in the same order.
+        items, metadata : optional
+            As for the constructor, one entry per example of ``data``.
+        embeddings : {"new", "old"}
+            Whose features (``layer``, default: the input of its last ``Linear``) the
+            search runs on.
+        layer, loss, batch_size, pool, progress
+            As for :func:`~spotlight_widget.collect` (the same for both models).
+        device : str or torch.device, optional
+            Where the models and the search run.
+        names : pair of str
+            What to call the two models.
+        **options
+            Other options of ``compare`` and the constructor.
+
+        Raises
+        ------
+        ValueError
+            When the two passes disagree on the labels (the data is not in a fixed order).
+        """
+        from ..collect import collect
+
+        if embeddings not in ("new", "old"):
+            raise ValueError(f"embeddings must be 'new' or 'old' (whose features to search); got {embeddings!r}")
+        runs = {}
+        for which, model in (("old", old), ("new", new)):
+            runs[which] = collect(
+                model, data, layer=layer, loss=loss, device=device, batch_size=batch_size, pool=pool, progress=progress
+            )
+        before, after = runs["old"], runs["new"]
+        if before.labels is not None and after.labels is not None and not np.array_equal(before.labels, after.labels):
+            raise ValueError(
+                "the two passes over data saw different labels: the data must be in a fixed order (no shuffling)"
+            )
+        labels = after.labels if after.labels is not None else before.labels
+        if labels is not None:
+            options.setdefault("labels", labels)
+        return cls.compare(
+            runs[embeddings].embeddings,
+            before.losses,
+            after.losses,
+            items,
+            predictions_old=before.predictions,
+            predictions_new=after.predictions,
+            names=names,
+            metadata=metadata,
+            device=device,
+            **options,
+        )
 
     # -- Python API -----------------------------------------------------------------------
 
@@ -860,11 +1021,11 @@ class SpotlightExplorer(anywidget.AnyWidget):
     @t.observe("size")
     def _on_size(self, change) -> None:
         count = round(change["new"] * self._inputs.total)
-        asked = self._queue.asked_size(self.method)
+        asked = self._queue.asked_size(self.method, self.direction)
         if count == (asked if asked is not None else self._store.view(self.method).size):
             return
         self._accepted()
-        self._submit(SearchRequest(self.method, count, moves=self._store.moves(self.method)))
+        self._submit(SearchRequest(self.method, count, moves=self._store.moves(self.method), direction=self.direction))
 
     @t.observe("current")
     def _on_current(self, change) -> None:
@@ -878,10 +1039,46 @@ class SpotlightExplorer(anywidget.AnyWidget):
     def _on_method(self, change) -> None:
         self._accepted()
         self._publish()
-        method = change["new"]
-        if not self._store.view(method).results and self._queue.asked_size(method) is None:
+        self._search_if_empty(change["new"])
+
+    def _search_if_empty(self, method: str) -> None:
+        """Start the first search of a method that has no result (in this direction) yet."""
+        if not self._store.view(method).results and self._queue.asked_size(method, self.direction) is None:
             count = self._inputs.size_count(self.size)
-            self._submit(SearchRequest(method, count, implicit=True, moves=self._store.moves(method)))
+            request = SearchRequest(
+                method, count, implicit=True, moves=self._store.moves(method), direction=self.direction
+            )
+            self._submit(request)
+
+    @t.observe("direction")
+    def _on_direction(self, change) -> None:
+        comparison = self._inputs.comparison
+        if change["new"] not in self._directions:
+            other = dataclasses.replace(comparison, direction=change["new"])
+            inputs = dataclasses.replace(
+                self._inputs,
+                comparison=other,
+                losses=other.searched,
+                loss_order=np.argsort(-other.searched, kind="stable"),
+            )
+            self._directions[change["new"]] = (inputs, ResultStore(inputs))
+        self._inputs, self._store = self._directions[change["new"]]
+        # Every part was built from the other direction's results: rebuild them all.
+        self._built.clear()
+        self._accepted()
+        self._publish()
+        if self.method == SELECTION.name and not self._store.view(SELECTION.name).results:
+            self.method = self._inputs.methods[0]
+        else:
+            self._search_if_empty(self.method)
+
+    @t.validate("direction")
+    def _valid_direction(self, proposal) -> str:
+        if self._inputs.comparison is None and proposal["value"] != "worse":
+            raise t.TraitError(
+                "direction applies to a comparison of two models: open it with SpotlightExplorer.compare"
+            )
+        return proposal["value"]
 
     @t.observe("selected")
     def _on_selected(self, change) -> None:
@@ -909,7 +1106,10 @@ class SpotlightExplorer(anywidget.AnyWidget):
         method = self.method
         count = self._inputs.size_count(self.size)
         self._accepted()
-        self._submit(SearchRequest(method, count, next_rank=True, moves=self._store.moves(method)))
+        request = SearchRequest(
+            method, count, next_rank=True, moves=self._store.moves(method), direction=self.direction
+        )
+        self._submit(request)
 
     def _accepted(self) -> None:
         """A user action went through: earlier refusals and failures are no longer news."""
@@ -943,7 +1143,8 @@ class SpotlightExplorer(anywidget.AnyWidget):
             fraction = min(1.0, p.step / max(p.total, 1))
             self.status = {"state": "running", "progress": fraction, "message": f"{doing}: {step}"}
 
-        self._store.find(
+        _, store = self._directions[request.direction]
+        store.find(
             request.method,
             request.size,
             next_rank=request.next_rank,
@@ -984,7 +1185,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
             shown = (view.method, entry)
             self._part("history", (view.method, view.entries), lambda: self._history_rows(view))
             self.current = view.current
-            asked = self._queue.asked_size(view.method)
+            asked = self._queue.asked_size(view.method, self.direction)
             size = asked if asked is not None else view.size
             if size is not None:
                 self.size = size / inputs.total
@@ -1005,9 +1206,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
             self._part(
                 "breakdown",
                 (shown, self.breakdown_column),
-                lambda: setattr(
-                    self, "breakdown", payloads.breakdown_rows(inputs, view.result, self.breakdown_column)
-                ),
+                lambda: setattr(self, "breakdown", payloads.breakdown_rows(inputs, view.result, self.breakdown_column)),
             )
             if self._failures and not self._queue.busy:
                 self._searches_done()
@@ -1030,7 +1229,10 @@ class SpotlightExplorer(anywidget.AnyWidget):
         for position, (entry, result) in enumerate(zip(view.entries, view.results, strict=True)):
             # Outlines depend on the result and the coordinates only: showing another entry reuses them.
             outline = self._store.memo(
-                f"outline@{version}", view.method, entry, lambda r=result: hull(outline_points(coords, r.top_indices, seed=seed))
+                f"outline@{version}",
+                view.method,
+                entry,
+                lambda r=result: hull(outline_points(coords, r.top_indices, seed=seed)),
             )
             current = position == view.current
             layers.append({"position": position, "label": f"#{position + 1}", "current": current, "hull": outline})
@@ -1175,7 +1377,10 @@ class SpotlightExplorer(anywidget.AnyWidget):
             reply = {"type": "thumbnails", "id": request.id, "indices": request.indices, "source": request.source}
             return reply | {"mime": "image/png"}, pngs
         if isinstance(request, messages.Detail):
-            return {"id": request.id, **payloads.detail(inputs, request.index, self._store.view(self.method).result)}, []
+            return {
+                "id": request.id,
+                **payloads.detail(inputs, request.index, self._store.view(self.method).result),
+            }, []
         if isinstance(request, messages.Next):
             self._next()
             return {"id": request.id, "ok": True}, []
@@ -1267,3 +1472,15 @@ def _doing(request: SearchRequest) -> str:
     if request.method == "spotlight":
         return f"searching S = {request.size}" + (" (next)" if request.next_rank else "")
     return f"fitting {info.label}" + (f": S = {request.size}" if info.sized else "")
+
+
+def _optional_column(values: Any, name: str, n: int) -> np.ndarray | None:
+    """One value per example (predictions of one model), or None."""
+    if values is None:
+        return None
+    if hasattr(values, "detach"):
+        values = values.detach().cpu().numpy()
+    column = np.asarray(values)
+    if column.ndim != 1 or len(column) != n:
+        raise ValueError(f"{name} must hold one value per example ({n}); got shape {column.shape}")
+    return column

@@ -48,6 +48,10 @@ class SearchRequest:
     moves : int
         ``ResultStore.moves(method)`` when asked: if the user moves through the history
         before it finishes, the result joins the history without being shown.
+    direction : str
+        Which loss difference a comparison searches ("worse" or "better"; see
+        ``SpotlightExplorer.compare``): each has its own results, so a method searched in
+        one direction is a different search from the same method in the other.
     """
 
     method: str
@@ -55,11 +59,17 @@ class SearchRequest:
     next_rank: bool = False
     implicit: bool = False
     moves: int = 0
+    direction: str = "worse"
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """What the results of this search belong to: a method, in a direction."""
+        return self.method, self.direction
 
     def supersedes(self, other: SearchRequest) -> bool:
         if self.implicit:
-            return other.implicit and other.method != self.method
-        return not self.next_rank and not other.next_rank and other.method == self.method
+            return other.implicit and other.key != self.key
+        return not self.next_rank and not other.next_rank and other.key == self.key
 
 
 class SearchQueue:
@@ -99,7 +109,7 @@ class SearchQueue:
             self._queue = deque(r for r in self._queue if not request.supersedes(r))
             if self._running is not None:
                 running, cancel = self._running
-                same = running.size == request.size and running.method == request.method
+                same = running.size == request.size and running.key == request.key
                 if request.supersedes(running) and not (same and not request.implicit):
                     cancel.set()
             self._queue.append(request)
@@ -110,11 +120,12 @@ class SearchQueue:
                 _LIVE.add(self)
             self._cond.notify_all()
 
-    def asked_size(self, method: str) -> int | None:
+    def asked_size(self, method: str, direction: str = "worse") -> int | None:
         """S of the newest request for ``method`` not yet finished (None: none is waiting)."""
+        key = (method, direction)
         with self._cond:
-            waiting = [r for r in self._queue if r.method == method]
-            if self._running is not None and self._running[0].method == method:
+            waiting = [r for r in self._queue if r.key == key]
+            if self._running is not None and self._running[0].key == key:
                 waiting.insert(0, self._running[0])
             return waiting[-1].size if waiting else None
 
@@ -222,4 +233,3 @@ class BackgroundTask:
 def _stop_all() -> None:
     for queue in list(_LIVE):
         queue.close(timeout=5)
-
