@@ -304,6 +304,90 @@ class ResultStore:
                 history.append(HistoryEntry(sp.size, next(i for i, x in enumerate(by_size) if x is sp)))
             self._current["spotlight"] = 0
 
+    # -- saved sessions -------------------------------------------------------------------
+
+    def export_state(self) -> dict[str, dict[str, Any]]:
+        """A snapshot of every method's results, history, shown position, selection and notes.
+
+        Returns
+        -------
+        dict
+            By method: ``results`` ({S: [results in their sequence order]}), ``history``
+            ([(S, position)]: the position indexes that size's results), ``current`` (the
+            history position shown, -1 before the first result), ``selection`` (sorted
+            example indices) and ``notes`` ({(S, position): text}). ``import_state`` takes it back.
+        """
+        with self._lock:
+            return {
+                method: {
+                    "results": {size: list(found) for size, found in self._results[method].items()},
+                    "history": [(e.size, e.rank) for e in self._history[method]],
+                    "current": self._current[method],
+                    "selection": tuple(self._selection[method]),
+                    "notes": {(e.size, e.rank): text for e, text in self._notes[method].items()},
+                }
+                for method in self._results
+            }
+
+    def import_state(self, state: dict[str, dict[str, Any]]) -> None:
+        """Replace the state of the methods in ``state`` (the form ``export_state`` gives).
+
+        Everything is checked before anything changes. A method this store does not offer
+        is refused when it holds results, and skipped when it is empty.
+
+        Raises
+        ------
+        ValueError
+            For a method not offered, a result with weights for another number of examples,
+            a history entry or note naming no result, a position or example index out of range.
+        """
+        n = self.inputs.n
+        checked = {}
+        for method, saved in state.items():
+            if method not in self._results:
+                if saved["history"] or any(saved["results"].values()):
+                    offered = ", ".join(self.inputs.methods)
+                    raise ValueError(
+                        f"the session has results of {method!r}, which this explorer does not offer ({offered})"
+                    )
+                continue
+            results = {int(size): list(found) for size, found in saved["results"].items()}
+            for size, found in results.items():
+                if any(np.shape(r.weights) != (n,) for r in found):
+                    raise ValueError(
+                        f"{method}: a result of size {size} has weights for another number of examples than {n}"
+                    )
+            history = [HistoryEntry(int(size), int(position)) for size, position in saved["history"]]
+            for entry in history:
+                if not 0 <= entry.rank < len(results.get(entry.size, ())):
+                    raise ValueError(
+                        f"{method}: the history names result #{entry.rank} of size {entry.size}, which is not there"
+                    )
+            if len(set(history)) != len(history):
+                raise ValueError(f"{method}: the history lists a result twice")
+            current = int(saved["current"])
+            if not (current == -1 and not history) and not 0 <= current < len(history):
+                raise ValueError(f"{method}: shown position {current} is outside its history of {len(history)}")
+            selection = tuple(sorted({int(i) for i in saved["selection"]}))
+            if selection and not (0 <= selection[0] and selection[-1] < n):
+                raise ValueError(f"{method}: the selection has example indices outside [0, {n - 1}]")
+            notes = {HistoryEntry(int(size), int(position)): text for (size, position), text in saved["notes"].items()}
+            if any(entry not in history for entry in notes):
+                raise ValueError(f"{method}: a note is attached to a result that is not in its history")
+            if not all(isinstance(text, str) and text for text in notes.values()):
+                raise ValueError(f"{method}: notes must be non-empty text")
+            checked[method] = (results, history, current, selection, notes)
+        with self._lock:
+            for method, (results, history, current, selection, notes) in checked.items():
+                self._results[method] = results
+                self._history[method] = history
+                self._current[method] = current
+                self._selection[method] = selection
+                self._notes[method] = notes
+            # What was derived from the replaced results no longer holds.
+            self._memo = {key: value for key, value in self._memo.items() if key[1] not in checked}
+            self._fits = {key: value for key, value in self._fits.items() if key[0] not in checked}
+
 
 def opponents_of(inputs: ExplorerInputs, result: SliceLike, k: int) -> pd.DataFrame:
     """A result's strongest opponents among the training examples (``slice_opponents``)."""

@@ -326,6 +326,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
         if _restore is not None:
             # A saved session (``load``): its results, histories and selections, not a search.
             _restore(self._store)
+            start = self._store.view(inputs.methods[0]).size or start
         self._queue = SearchQueue(self._run, self._search_failed, self._searches_done)
         # Serialises publishing: the search thread and the kernel's thread both publish.
         self._publishing = threading.RLock()
