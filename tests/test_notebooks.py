@@ -64,7 +64,7 @@ def widget_outputs(nb) -> list:
 
 
 def test_notebooks_are_committed_without_outputs_and_end_with_their_checks():
-    for name in ["explorer_demo.ipynb", "shared_interest.ipynb", *REAL_DATA]:
+    for name in ["explorer_demo.ipynb", "shared_interest.ipynb", "model_comparison.ipynb", *REAL_DATA]:
         nb = nbformat.read(NOTEBOOKS / name, as_version=4)
         code = [c for c in nb.cells if c.cell_type == "code"]
         assert all(not c.outputs and c.execution_count is None for c in code), f"{name} has outputs"
@@ -90,6 +90,23 @@ def test_shared_interest_notebook_finds_the_distractors():
     assert found, text
     fooled, cued, share, rest = map(int, found.groups())
     assert fooled >= 0.25 * cued and share > 50 and share > 5 * rest
+    assert "all checks passed" in text
+    assert widget_outputs(nb), "the explorer did not render as a widget"
+
+
+def test_model_comparison_notebook_finds_where_the_new_model_got_worse():
+    pytest.importorskip("mlxtend")
+    nb = run("model_comparison.ipynb")
+    text = text_output(nb)
+    overall = re.search(
+        r"old model: mean loss ([\d.]+), accuracy ([\d.]+)%; new model: mean loss ([\d.]+), accuracy ([\d.]+)%", text
+    )
+    found = re.search(r"spotlight 0: (\d+) digits, (\d+)% 2s \(vs (\d+)% overall\)", text)
+    assert overall and found, text
+    old_loss, old_accuracy, new_loss, new_accuracy = map(float, overall.groups())
+    assert new_loss < old_loss and new_accuracy > old_accuracy, "the new model should be better overall"
+    size, share, base = map(int, found.groups())
+    assert size == 75 and share >= 7 * base, "the first spotlight should be mostly the digit the new model lost"
     assert "all checks passed" in text
     assert widget_outputs(nb), "the explorer did not render as a widget"
 
