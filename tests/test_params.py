@@ -35,7 +35,7 @@ from spotlight_widget import (
 from spotlight_widget._params import Interval, Options, check, check_params, validate_params
 from spotlight_widget.describe import breakdown, caption, describe, groups_of, token_summary
 from spotlight_widget.infembed import embed_examples, factor_hessian, head_influence_embeddings, infembed_slices
-from spotlight_widget.slices import domino_slices, planespot_slices
+from spotlight_widget.slices import domino_slices, error_clusters, planespot_slices
 from spotlight_widget.synthetic import planted_clusters
 
 _rng = np.random.default_rng(0)
@@ -82,6 +82,7 @@ BASE = {
     "highest_loss": (highest_loss, lambda: {"embeddings": X, "losses": LOSSES}),
     "kmeans_slices": (kmeans_slices, lambda: {"embeddings": X, "losses": LOSSES}),
     "gmm_slices": (gmm_slices, lambda: {"embeddings": X, "losses": LOSSES}),
+    "error_clusters": (error_clusters, lambda: {"embeddings": X, "losses": LOSSES}),
     "planespot_slices": (planespot_slices, lambda: {"embeddings": X, "losses": LOSSES, "projection": "pca"}),
     "domino_slices": (domino_slices, lambda: {"embeddings": X, "losses": LOSSES, "labels": LABELS, "probs": PROBS}),
     "infembed": (infembed, lambda: {"embeddings": X, "losses": LOSSES}),
@@ -243,6 +244,16 @@ ROWS = [
     ("planted_clusters", "noise_fraction", 2.0, V, "a number in [0, 1]"),
     ("planted_clusters", "intrinsic_dim", 0, V, "None or " + POSITIVE),
     ("planted_clusters", "seed", -1, V, SEED),
+    ("error_clusters", "n", 0, V, POSITIVE),
+    ("error_clusters", "size", 1.5, V, SIZE),
+    ("error_clusters", "k", 1, V, "an int in [2, inf)"),
+    ("error_clusters", "k", 2.5, T, "an int in [2, inf)"),
+    ("error_clusters", "z", -1.0, V, "a number in [0, inf)"),
+    ("error_clusters", "min_cluster", 0, V, "a number in (0, inf)"),
+    ("error_clusters", "split_above", 0, V, "None or a number in (0, inf)"),
+    ("error_clusters", "trim", 1.5, V, "a number in [0, 1]"),
+    ("error_clusters", "dims", 0, V, POSITIVE),
+    ("error_clusters", "cancel", "stop", T, CANCEL),
 ]
 
 # The engine and the distributed search (rows with None: messages that say more than the form).

@@ -459,3 +459,33 @@ def test_save_refuses_a_path_that_is_not_one(session):
     with pytest.raises(TypeError, match="path must be a str or path"):
         ex.save(42)
     ex.close()
+
+
+def test_a_comparison_reopens_in_its_direction_with_its_results(tmp_path):
+    rng = np.random.default_rng(5)
+    x = rng.normal(size=(400, 6)).astype(np.float32)
+    old = rng.gamma(2.0, 0.5, size=400)
+    new = 0.8 * old
+    new[:30] += 2.0
+    ex = SpotlightExplorer.compare(x, old, new, names=("a", "b"), coords=None, size=20)
+    try:
+        ex.direction = "better"
+        ex.next()
+        saved = [r.weights.copy() for r in ex.spotlights]
+        path = ex.save(tmp_path / "compare.spotlight")
+    finally:
+        ex.close()
+    with pytest.raises(ValueError, match=r"losses=\(losses_old, losses_new\)"):
+        SpotlightExplorer.load(path, x, new - old, coords=None)
+    with pytest.raises(ValueError, match="differ"):
+        SpotlightExplorer.load(path, x, (old, old), coords=None)
+    back = SpotlightExplorer.load(path, x, (old, new), coords=None)
+    try:
+        assert back.direction == "better"
+        assert back.comparison == {"names": ["a", "b"]}
+        assert len(back.spotlights) == len(saved) == 2
+        for before, after in zip(saved, back.spotlights, strict=True):
+            np.testing.assert_array_equal(before, after.weights)
+        assert back.history[0]["caption"].startswith("b's loss")
+    finally:
+        back.close()

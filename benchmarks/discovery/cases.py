@@ -65,6 +65,10 @@ class Case:
         S: the slice size every method is asked for.
     influence : numpy.ndarray or None
         (N, D) influence embeddings of the evaluation examples (``influence=True``).
+    labels : numpy.ndarray or None
+        (N,) evaluation labels as scored (noise rows' labels changed).
+    probs : numpy.ndarray or None
+        (N, 10) the model's class probabilities.
     """
 
     name: str
@@ -78,6 +82,8 @@ class Case:
     noise_rows: np.ndarray
     size: int
     influence: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    probs: np.ndarray | None = None
     info: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -231,7 +237,7 @@ def make_case(
 
     fine = models.train_mlp(setup.x_train, setup.y_train, setup.n_train_classes, seed=seed)
     model: nn.Module = models.CoarseHead(fine, 10, models.SUBCLASSES_PER_DIGIT) if setup.coarse else fine
-    emb, losses, errors = models.evaluate(model, setup.x_eval, y_eval)
+    emb, losses, errors, probs = models.evaluate(model, setup.x_eval, y_eval)
     infl = None
     if influence:
         y_train = setup.y_train // models.SUBCLASSES_PER_DIGIT if setup.coarse else setup.y_train
@@ -249,6 +255,8 @@ def make_case(
         noise_rows=noise_rows,
         size=round(SLICE_FRACTION * n),
         influence=infl,
+        labels=y_eval,
+        probs=probs,
         info={"noise": noise},
     )
 

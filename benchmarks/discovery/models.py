@@ -156,8 +156,8 @@ class CoarseHead(nn.Module):
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Embeddings (input of the model's last ``out`` layer), per-example losses, and errors.
+def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Embeddings (input of the model's last ``out`` layer), per-example losses, errors and class probabilities.
 
     ``model`` is a ``make_mlp`` network or a ``CoarseHead`` around one; losses are the
     cross-entropy of its (coarse) outputs against ``y``.
@@ -169,4 +169,5 @@ def evaluate(model: nn.Module, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray
     yt = torch.from_numpy(y)
     losses = nn.functional.cross_entropy(logits, yt, reduction="none")
     errors = logits.argmax(-1) != yt
-    return emb.numpy().astype(np.float32), losses.numpy().astype(np.float64), errors.numpy()
+    probs = logits.softmax(-1).numpy().astype(np.float32)
+    return emb.numpy().astype(np.float32), losses.numpy().astype(np.float64), errors.numpy(), probs

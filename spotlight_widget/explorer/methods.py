@@ -46,6 +46,12 @@ METHODS = {
         "spotlight",
         "A contiguous high-loss region of embedding space (d'Eon et al.)",
     ),
+    "error-clusters": MethodInfo(
+        "error-clusters",
+        "Error clusters",
+        "cluster",
+        "Clusters of neighbouring high-loss examples, shaped and sized by the data, worst first",
+    ),
     "highest-loss": MethodInfo(
         "highest-loss", "Highest loss", "slice", "The S examples with the highest loss; next, the S after them"
     ),

@@ -644,7 +644,22 @@ def load_session(
             except ValueError as exc:
                 raise ValueError(f"{source.name}: the session's results are inconsistent: {exc}") from None
 
-        explorer = cls(embeddings, losses, items, **options, _restore=restore)
+        compared = document["data"].get("comparison")
+        if isinstance(compared, dict):
+            # A comparison reopens through ``compare``, on both models' losses, searched
+            # in the direction it was saved in (its results are that direction's).
+            if not (isinstance(losses, tuple | list) and len(losses) == 2):
+                raise ValueError(
+                    f"{source.name} compares two models: pass losses=(losses_old, losses_new) to reopen it"
+                )
+            names = compared.get("names")
+            if isinstance(names, list) and len(names) == 2:
+                options.setdefault("names", tuple(names))
+            if compared.get("direction") in ("worse", "better"):
+                options.setdefault("direction", compared["direction"])
+            explorer = cls.compare(embeddings, losses[0], losses[1], items, **options, _restore=restore)
+        else:
+            explorer = cls(embeddings, losses, items, **options, _restore=restore)
     skipped = _restore_view(explorer, document["view"])
     if skipped:
         log.warning("the saved view could not be restored in full: %s", "; ".join(skipped))

@@ -739,7 +739,10 @@ class SpotlightExplorer(anywidget.AnyWidget):
         path : str or path
             The saved file.
         embeddings, losses, items, **options
-            As for the constructor: the data the session was saved on.
+            As for the constructor: the data the session was saved on. A comparison
+            (``compare``) reopens from ``losses=(losses_old, losses_new)``, with its
+            ``predictions_old``/``predictions_new`` among the options; it comes back in
+            the direction it was saved in, with that direction's results.
 
         Raises
         ------
@@ -755,7 +758,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
         """Write a self-contained static HTML page of the audit: every result in every history.
 
         For each result: its caption, size, top thumbnails, breakdown per column with
-        intervals, and its note. No scripts, no network: images are inlined and every
+        intervals, and its note. A comparison reports the direction shown. No scripts, no network: images are inlined and every
         text from the data is escaped, so it opens offline in any browser.
 
         Parameters

@@ -11,6 +11,7 @@ and the exports treat every method alike.
 
 from .baselines import gmm_slices, highest_loss, kmeans_slices
 from .domino import domino_slices
+from .error_clusters import error_clusters
 from .planespot import planespot_slices
 from .predictions import check_predictions, true_class_probability
 from .registry import EXTRA_INPUTS, SliceFinder, available_methods, find_slices, register_method
@@ -24,6 +25,7 @@ __all__ = [
     "available_methods",
     "check_predictions",
     "domino_slices",
+    "error_clusters",
     "find_slices",
     "gmm_slices",
     "highest_loss",
