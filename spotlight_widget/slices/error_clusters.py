@@ -195,7 +195,8 @@ def _nearest(x: torch.Tensor, k: int, cancel: Any, block: int = 2048) -> np.ndar
         if cancel is not None and _is_cancelled(cancel):
             raise SearchCancelled("cancelled while finding neighbours")
         rows = slice(start, min(start + block, n))
-        d = squared[rows, None] - 2 * x[rows] @ x.T + squared[None]
+        # |a - b|^2 less |a|^2, which is the same for the whole row: one fused multiply-add.
+        d = torch.addmm(squared[None], x[rows], x.T, alpha=-2)
         d[torch.arange(d.shape[0]), torch.arange(rows.start, rows.stop)] = float("inf")
         out[rows] = d.topk(k, largest=False).indices.numpy()
     return out
