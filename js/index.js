@@ -13,6 +13,7 @@ import * as gallery from "./views/gallery.js";
 import * as history from "./views/history.js";
 import * as map from "./views/map.js";
 import * as method from "./views/method.js";
+import * as note from "./views/note.js";
 import * as overlay from "./views/overlay.js";
 import * as size from "./views/size.js";
 import * as status from "./views/status.js";
@@ -56,6 +57,7 @@ function render({ model, el }) {
     size: part("sw-size"),
     status: part("sw-status"),
     history: part("sw-history"),
+    note: part("sw-note"),
     tabs: part("sw-tabs"),
     arrange: part("sw-arrange"),
     overlay: part("sw-overlay"),
@@ -69,6 +71,7 @@ function render({ model, el }) {
     parts.summary,
     h("div", { class: "sw-controls" }, parts.method, parts.size, parts.status),
     parts.history,
+    parts.note,
     h(
       "div",
       { class: "sw-body" },
@@ -101,6 +104,7 @@ function render({ model, el }) {
     [method.render, parts.method],
     [size.render, parts.size],
     [history.render, parts.history],
+    [note.render, parts.note],
     [tabs.render, parts.tabs],
     [arrange.render, parts.arrange],
     [overlay.render, parts.overlay],

@@ -123,7 +123,7 @@ def test_direction_needs_a_comparison(two_models):
         ({"names": "v1"}, TypeError, "pair of str"),
         ({"names": ("v1", "")}, TypeError, "non-empty"),
         ({"direction": "sideways"}, ValueError, "direction must be one of worse, better"),
-        ({"predictions_old": np.zeros(3)}, ValueError, "predictions_old must hold one value per example"),
+        ({"predictions_old": np.zeros(3)}, ValueError, "predictions_old has 3 entries"),
         ({"losses": np.ones(N)}, TypeError, "losses_old/losses_new"),
     ],
 )

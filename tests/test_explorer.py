@@ -172,7 +172,18 @@ def test_selection_buttons_and_export(data):
     assert ex.selected == sorted(ex.spotlight.top_indices.tolist())
     frame = ex.to_dataframe()
     assert len(frame) == 60
-    assert list(frame.columns) == ["index", "weight", "loss", "count", "in_top", "label", "prediction", "group", "age", "note"]
+    assert list(frame.columns) == [
+        "index",
+        "weight",
+        "loss",
+        "count",
+        "in_top",
+        "label",
+        "prediction",
+        "group",
+        "age",
+        "note",
+    ]
     assert frame["in_top"].all()
     np.testing.assert_allclose(frame["loss"], data[0].losses[frame["index"]], rtol=1e-6)
     assert (frame["weight"] > 0).all()
@@ -271,8 +282,8 @@ def test_saved_state_stays_small_for_50k_images():
 def test_methods_keep_their_own_history_and_selection(data):
     ex, _ = make(data, size=0.04)
     d = data[0]
-    assert [m["name"] for m in ex.methods] == ["spotlight", "highest-loss", "kmeans", "gmm"]
-    assert ex.methods[2]["noun"] == "cluster"
+    assert [m["name"] for m in ex.methods] == ["spotlight", "error-clusters", "highest-loss", "kmeans", "gmm"]
+    assert ex.methods[3]["noun"] == "cluster"
     spot = ex.spotlight
     ex.selected = [1, 2, 3]
     ex.method = "kmeans"

@@ -177,6 +177,28 @@ def test_no_further_result_is_said_and_the_last_one_stays(data):
     assert ex.status["state"] == "error" and ex.error == str(failure.value)
 
 
+def test_a_note_belongs_to_its_result_from_either_side(data):
+    d, _ = data
+    ex = quiet(SpotlightExplorer(d.embeddings, d.losses, size=24, coords=None))
+    try:
+        assert ex.wait(30)
+        ex.set_state({"shown_note": "<b>typed</b> in the widget"})
+        ex.next()
+        assert ex.shown_note == ""
+        ex.note("noted from Python")
+        assert ex.shown_note == "noted from Python"
+        ex.current = 0
+        assert ex.shown_note == "<b>typed</b> in the widget"
+        assert ex.notes == {"spotlight": {0: "<b>typed</b> in the widget", 1: "noted from Python"}}
+        ex.set_state({"shown_note": "x" * 10_001})
+        assert "at most 10,000 characters" in ex.error
+        assert ex.notes["spotlight"][0] == "<b>typed</b> in the widget"
+        ex.shown_note = ""
+        assert ex.notes == {"spotlight": {1: "noted from Python"}}
+    finally:
+        ex.close()
+
+
 def test_export_refuses_what_is_not_a_result(data):
     d, _ = data
     ex = SpotlightExplorer(d.embeddings, d.losses, size=15)

@@ -420,6 +420,38 @@ describe("breakdown significance", () => {
   });
 });
 
+describe("note", () => {
+  it("writes the shown result's note on Enter, shows Python's, and hides without a result", () => {
+    const { model, $ } = mount({ shown_note: "" });
+    const field = /** @type {HTMLTextAreaElement} */ ($(".sw-note-text"));
+    expect(/** @type {HTMLElement} */ ($(".sw-note")).hidden).toBe(false);
+    expect(field.placeholder).toContain("spotlight");
+    field.focus();
+    field.value = "mostly sevens <b>with</b> a bar";
+    key(field, "Enter");
+    expect(model.saves.at(-1)).toEqual({ shown_note: "mostly sevens <b>with</b> a bar" });
+    // Shift+Enter is a new line, not a commit.
+    const before = model.saves.length;
+    field.focus();
+    key(field, "Enter", { shiftKey: true });
+    expect(model.saves.length).toBe(before);
+    field.blur();
+    model.update({ shown_note: "another result's note" });
+    expect(field.value).toBe("another result's note");
+    model.update({ history: [] });
+    expect(/** @type {HTMLElement} */ ($(".sw-note")).hidden).toBe(true);
+  });
+
+  it("does not overwrite what the user is typing", () => {
+    const { model, $ } = mount({ shown_note: "old" });
+    const field = /** @type {HTMLTextAreaElement} */ ($(".sw-note-text"));
+    field.focus();
+    field.value = "half typed";
+    model.update({ shown_note: "from python" });
+    expect(field.value).toBe("half typed");
+  });
+});
+
 describe("method selector", () => {
   it("lists the methods, writes `method`, and renames the Next button", () => {
     const { model, $ } = mount();

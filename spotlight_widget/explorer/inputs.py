@@ -139,8 +139,8 @@ class ExplorerInputs:
         if probe is not None and shown.kind != "images":
             raise ValueError("probing draws regions on images: pass images as items")
         meta = None if metadata is None else metadata_frame(metadata, n, against=f"the embeddings have {n}")
-        true = _check_column(labels, "labels", n)
-        predicted = _check_column(predictions, "predictions", n)
+        true = check_column(labels, "labels", n)
+        predicted = check_column(predictions, "predictions", n)
         class_ids, p = _check_probs(probs, true, n)
         infl = None if influence is None else as_matrix(influence, "influence", dtype=torch.float32, device="cpu")
         if infl is not None and infl.shape[0] != n:
@@ -372,7 +372,8 @@ def _check_method_options(options: Any, methods: Sequence[str]) -> dict[str, dic
     return checked
 
 
-def _check_column(values: Any, name: str, n: int) -> np.ndarray | None:
+def check_column(values: Any, name: str, n: int) -> np.ndarray | None:
+    """One value per example (labels, predictions), as a 1-D array; None stays None."""
     if values is None:
         return None
     if hasattr(values, "detach"):

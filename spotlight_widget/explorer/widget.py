@@ -33,7 +33,7 @@ from ..slices import SliceLike
 from . import messages, payloads
 from .arrange import Arrangement
 from .comparison import DIRECTIONS, Comparison
-from .inputs import TABS, ExplorerInputs
+from .inputs import TABS, ExplorerInputs, check_column
 from .mapping import (
     CACHE,
     check_coords,
@@ -56,6 +56,8 @@ from .worker import BackgroundTask, SearchQueue, SearchRequest
 STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
 PROJECTIONS = tuple(dict.fromkeys(("auto", *PROJECTION_METHODS)))
 """What ``coords=`` may name (or pass an (N, 2) array, or None for no map)."""
+# Longest note on one result: room for a paragraph, not for pasted data.
+MAX_NOTE = 10_000
 # Opponents listed per result: the strongest few are what a person can check by eye.
 OPPONENTS = 96
 # Traits the front end may write; the others are Python's to publish.
@@ -77,6 +79,7 @@ WRITABLE = frozenset(
         "detail",
         "map_color",
         "direction",
+        "shown_note",
     }
 )
 
@@ -243,6 +246,8 @@ class SpotlightExplorer(anywidget.AnyWidget):
     # A comparison of two models (``compare``): which of them does worse where ("worse": the
     # new model's loss above the old one's). ``comparison`` names the models ({}: no comparison).
     direction = t.Enum(DIRECTIONS, "worse").tag(sync=True)
+    # The user's note on the result shown ("" for none): saved and reported with it.
+    shown_note = t.Unicode("").tag(sync=True)
     comparison = t.Dict().tag(sync=True)
 
     @validate_params(
@@ -534,8 +539,8 @@ class SpotlightExplorer(anywidget.AnyWidget):
             names=(names[0], names[1]),
             losses_old=as_vector(losses_old, "losses_old", length=n, dtype=torch.float64).numpy(),
             losses_new=as_vector(losses_new, "losses_new", length=n, dtype=torch.float64).numpy(),
-            predictions_old=_optional_column(predictions_old, "predictions_old", n),
-            predictions_new=_optional_column(predictions_new, "predictions_new", n),
+            predictions_old=check_column(predictions_old, "predictions_old", n),
+            predictions_new=check_column(predictions_new, "predictions_new", n),
             direction=direction,
         )
         return cls(
@@ -788,6 +793,8 @@ class SpotlightExplorer(anywidget.AnyWidget):
         """
         if not isinstance(text, str):
             raise TypeError(f"a note is text; got {type(text).__name__}")
+        if len(text) > MAX_NOTE:
+            raise ValueError(f"a note holds at most {MAX_NOTE:,} characters; got {len(text):,}")
         if method is not None and method not in (*self._inputs.methods, SELECTION.name):
             raise ValueError(f"unknown method {method!r}; this explorer has {', '.join(self._inputs.methods)}")
         with self._publishing:
@@ -1102,6 +1109,22 @@ class SpotlightExplorer(anywidget.AnyWidget):
         self._accepted()
         self._publish()
 
+    @t.validate("shown_note")
+    def _valid_note(self, proposal) -> str:
+        text = proposal["value"]
+        if len(text) > MAX_NOTE:
+            raise t.TraitError(f"a note holds at most {MAX_NOTE:,} characters; got {len(text):,}")
+        if text and not self._store.view(self.method).results:
+            raise t.TraitError(f"no {method_info(self.method).noun} to note yet")
+        return text
+
+    @t.observe("shown_note")
+    def _on_note(self, change) -> None:
+        view = self._store.view(self.method)
+        if view.results and change["new"] != self._store.notes().get(self.method, {}).get(view.current, ""):
+            self._store.set_note(self.method, view.current, change["new"])
+            self._accepted()
+
     @t.observe("overlay", "detail")
     def _on_accepted(self, change) -> None:
         self._accepted()
@@ -1194,6 +1217,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
             if size is not None:
                 self.size = size / inputs.total
             self.selected = list(view.selection)
+            self.shown_note = self._store.notes().get(view.method, {}).get(view.current, "")
             if self._built.get("shown") != shown:
                 self._built["shown"] = shown
                 if self.tab in ("spotlight", "opponents"):
@@ -1476,15 +1500,3 @@ def _doing(request: SearchRequest) -> str:
     if request.method == "spotlight":
         return f"searching S = {request.size}" + (" (next)" if request.next_rank else "")
     return f"fitting {info.label}" + (f": S = {request.size}" if info.sized else "")
-
-
-def _optional_column(values: Any, name: str, n: int) -> np.ndarray | None:
-    """One value per example (predictions of one model), or None."""
-    if values is None:
-        return None
-    if hasattr(values, "detach"):
-        values = values.detach().cpu().numpy()
-    column = np.asarray(values)
-    if column.ndim != 1 or len(column) != n:
-        raise ValueError(f"{name} must hold one value per example ({n}); got shape {column.shape}")
-    return column
