@@ -5,6 +5,7 @@ drives thousands of user actions (valid and refused, from Python and from the fr
 without waiting for searches in between) and checks the invariants after each wait().
 """
 
+import collections
 import threading
 
 import numpy as np
@@ -299,8 +300,9 @@ class Walk:
 
     def __init__(self, ex, rng):
         self.ex, self.rng = ex, rng
-        self.seen = {m: [] for m in ex._inputs.methods}
-        self.selection = {m: [] for m in ex._inputs.methods}
+        # By (direction, method): a comparison keeps each direction's results apart.
+        self.seen = collections.defaultdict(list)
+        self.selection = collections.defaultdict(list)
         self.log = []
         # The last action that decides which result is shown, and whether it was refused.
         self.shown_by = None
@@ -308,10 +310,11 @@ class Walk:
 
     def act(self):
         rng = self.rng
-        kind = rng.choice(
-            ["size", "next", "show", "method", "select", "page", "tab", "sort", "filter", "breakdown", "bad"],
-            p=[0.12, 0.04, 0.1, 0.08, 0.1, 0.1, 0.08, 0.1, 0.1, 0.08, 0.1],
-        )
+        kinds = ["size", "next", "show", "method", "select", "page", "tab", "sort", "filter", "breakdown", "bad"]
+        weights = [0.12, 0.04, 0.1, 0.08, 0.1, 0.1, 0.08, 0.1, 0.1, 0.08, 0.1]
+        if self.ex.comparison:
+            kinds, weights = [*kinds, "direction"], [*weights, 0.08]
+        kind = rng.choice(kinds, p=np.asarray(weights) / sum(weights))
         self.log.append(kind)
         getattr(self, f"do_{kind}")()
 
@@ -367,6 +370,15 @@ class Walk:
             self.accept()
             self.shown_by = ("show", k)
 
+    def key(self):
+        return self.ex.direction, self.ex.method
+
+    def do_direction(self):
+        ex = self.ex
+        ex.set_state({"direction": "better" if ex.direction == "worse" else "worse"})
+        self.accept()
+        self.shown_by = ("direction", None)
+
     def do_method(self):
         ex = self.ex
         method = ex._inputs.methods[self.rng.integers(len(ex._inputs.methods))]
@@ -382,13 +394,13 @@ class Walk:
             if chosen != ex.selected:
                 ex.set_state({"selected": chosen})
                 self.accept()
-            self.selection[ex.method] = chosen
+            self.selection[self.key()] = chosen
         else:
             mode = ["top", "above", "none"][self.rng.integers(3)]
             ex.wait()
             before = ex.selected
             ex._on_message(ex, {"type": "select", "id": "s", "mode": mode, "threshold": 0.5}, [])
-            self.selection[ex.method] = ex.selected
+            self.selection[self.key()] = ex.selected
             if ex.selected != before:
                 self.accept()
 
@@ -444,9 +456,9 @@ class Walk:
         assert len(ex.history) == len(results), log
         rows = [(row["size"], row["rank"]) for row in ex.history]
         assert rows == [(r.size, r.rank) for r in results], log
-        previous = self.seen[ex.method]
+        previous = self.seen[self.key()]
         assert rows[: len(previous)] == previous, (rows, previous, log)
-        self.seen[ex.method] = rows
+        self.seen[self.key()] = rows
         if results:
             assert 0 <= ex.current < len(results), log
             shown = results[ex.current]
@@ -463,7 +475,7 @@ class Walk:
             assert ex.current == -1, log
         # The selection is the method's own, checked and sorted.
         assert ex.selected == sorted(set(ex.selected)) and all(0 <= i < N for i in ex.selected), log
-        assert ex.selected == self.selection[ex.method], (ex.selected, self.selection[ex.method], log)
+        assert ex.selected == self.selection[self.key()], (ex.selected, self.selection[self.key()], log)
         self.check_page(results[ex.current] if results else None)
         if ex.breakdown_column and results:
             assert sum(row["count"] for row in ex.breakdown) == N, log
@@ -504,3 +516,23 @@ def test_random_walk_of_user_actions_keeps_every_invariant(data, seed):
         if walk.rng.random() < 0.25:
             walk.check()
     walk.check()
+
+
+def test_random_walk_of_a_comparison_keeps_every_invariant(data):
+    # The same walk on two models' loss difference, switching direction as well.
+    d, meta = data
+    older = d.losses * np.random.default_rng(7).uniform(0.5, 1.5, size=N)
+    ex = quiet(
+        SpotlightExplorer.compare(
+            d.embeddings, older, d.losses, metadata=meta, methods=["spotlight", "highest-loss", "kmeans"], size=15
+        )
+    )
+    walk = Walk(ex, np.random.default_rng(11))
+    walk.check()
+    for _ in range(400):
+        walk.act()
+        if walk.rng.random() < 0.25:
+            walk.check()
+    walk.check()
+    assert "direction" in walk.log
+    ex.close()
