@@ -24,11 +24,9 @@ from numbers import Integral
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from .. import __version__
 from .._params import InstanceOf, Interval, validate_params
-from ..describe import breakdown
 from ..slices import SliceLike
 from . import payloads
 from .inputs import ExplorerInputs
@@ -369,13 +367,12 @@ def _fields(inputs: ExplorerInputs, index: int) -> str:
 
 def _breakdown(inputs: ExplorerInputs, result: SliceLike, column: str, noun: str) -> str:
     try:
-        frame = breakdown(result.weights, inputs.losses, inputs.column_values(column), counts=inputs.counts)
+        frame = payloads.breakdown_frame(inputs, result, column)
     except Exception as exc:  # as in the widget: a column that cannot be broken down is said, not fatal
         return f'<p class="failed">No breakdown by {_e(column)}: {_e(exc)}</p>'
     # Only the rows shown become Python objects: an id-like column has a group per example.
     shown = frame.head(ROWS)
-    rows = shown.astype(object).where(shown.notna(), None).to_dict(orient="records")
-    both = _model_losses(inputs, result, column, shown["group"])
+    rows = payloads.records(shown)
     loss = "loss" if inputs.comparison is None else "difference"
     head = [
         "group",
@@ -388,14 +385,14 @@ def _breakdown(inputs: ExplorerInputs, result: SliceLike, column: str, noun: str
         f"{loss} in {noun}",
         f"{loss} overall",
     ]
-    if both is not None:
+    if inputs.comparison is not None:
         old, new = inputs.comparison.names
         head += [f"{old} loss in {noun}", f"{new} loss in {noun}"]
     # Bars are scaled to the largest share of any group, shown or not, as the widget scales them.
     shares = frame[["share_in", "share_all"]].to_numpy(dtype=np.float64)
     peak = max(1e-12, float(np.max(shares, initial=0.0, where=np.isfinite(shares))))
     body = []
-    for k, row in enumerate(rows):
+    for row in rows:
         surprising = _finite(row["lift_low"]) and _finite(row["lift_high"])
         surprising = surprising and (row["lift_low"] > 1 or row["lift_high"] < 1)
         bars = (
@@ -413,8 +410,8 @@ def _breakdown(inputs: ExplorerInputs, result: SliceLike, column: str, noun: str
             _num(row["loss_in"]),
             _num(row["loss_all"]),
         ]
-        if both is not None:
-            cells += [_num(v) for v in both[k]]
+        if inputs.comparison is not None:
+            cells += [_num(row["loss_old_in"]), _num(row["loss_new_in"])]
         tds = "".join(f'<td class="bars">{c}</td>' if c is bars else f"<td>{c}</td>" for c in cells)
         body.append(f"<tr{SURPRISING if surprising else ''}>{tds}</tr>")
     more = len(frame) - len(rows)
@@ -425,21 +422,6 @@ def _breakdown(inputs: ExplorerInputs, result: SliceLike, column: str, noun: str
         f'<div class="scroll"><table class="breakdown"><thead><tr>{"".join(f"<th>{_e(h)}</th>" for h in head)}</tr>'
         f"</thead><tbody>{''.join(body)}</tbody></table></div>{tail}</details>"
     )
-
-
-def _model_losses(
-    inputs: ExplorerInputs, result: SliceLike, column: str, groups: pd.Series
-) -> list[tuple[float, float]] | None:
-    """Weighted mean loss inside the result of each of ``groups``, under the old and the new model."""
-    comparison = inputs.comparison
-    if comparison is None:
-        return None
-    values = inputs.column_values(column)
-    old, new = (
-        breakdown(result.weights, losses, values, counts=inputs.counts).set_index("group")["loss_in"].reindex(groups)
-        for losses in (comparison.losses_old, comparison.losses_new)
-    )
-    return [(float(a), float(b)) for a, b in zip(old, new)]
 
 
 # -- formatting ---------------------------------------------------------------------------------

@@ -78,7 +78,6 @@ class ExplorerInputs:
     seed: int
     methods: tuple[str, ...]
     method_options: dict[str, dict[str, Any]]
-    loss_order: np.ndarray
     random_order: np.ndarray
     # Two models' losses and predictions when the explorer compares them (``compare``):
     # ``losses`` then holds their signed difference in the direction searched.
@@ -86,6 +85,12 @@ class ExplorerInputs:
     # Memos of pure functions of the inputs (display names, metadata groups): filling
     # them twice from two threads is harmless.
     _memo: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
+    # Examples by loss, highest first: derived, so inputs with other losses (a comparison's
+    # other direction, ``dataclasses.replace``) always carry their own.
+    loss_order: np.ndarray = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "loss_order", np.argsort(-self.losses, kind="stable"))
 
     @classmethod
     def build(
@@ -172,7 +177,6 @@ class ExplorerInputs:
             seed=int(seed),
             methods=offered,
             method_options=_check_method_options(method_options, offered),
-            loss_order=np.argsort(-loss, kind="stable"),
             random_order=np.random.default_rng(int(seed)).permutation(n),
         )
 

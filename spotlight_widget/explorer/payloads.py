@@ -175,20 +175,33 @@ def detail(inputs: ExplorerInputs, index: int, result: SliceLike | None) -> dict
     return out
 
 
-def breakdown_rows(inputs: ExplorerInputs, result: SliceLike | None, column: str) -> list[dict]:
-    """The breakdown of one column for a result."""
-    if result is None or not column:
-        return []
+def breakdown_frame(inputs: ExplorerInputs, result: SliceLike, column: str) -> pd.DataFrame:
+    """``describe.breakdown`` of one column for a result, most over-represented group first.
+
+    A comparison adds each model's own mean loss per group, inside the result and overall
+    (``loss_old_in``, ``loss_old_all``, ``loss_new_in``, ``loss_new_all``).
+    """
     values = inputs.column_values(column)
     frame = breakdown(result.weights, inputs.losses, values, counts=inputs.counts)
     comparison = inputs.comparison
     if comparison is not None:
-        # Each model's own loss per group, inside the result and overall, in the same rows.
         for model, losses in (("old", comparison.losses_old), ("new", comparison.losses_new)):
             own = breakdown(result.weights, losses, values, counts=inputs.counts).set_index("group")
             frame[f"loss_{model}_in"] = frame["group"].map(own["loss_in"])
             frame[f"loss_{model}_all"] = frame["group"].map(own["loss_all"])
+    return frame
+
+
+def records(frame: pd.DataFrame) -> list[dict]:
+    """A frame's rows as JSON-ready dicts (NaN as None)."""
     return frame.astype(object).where(frame.notna(), None).to_dict(orient="records")
+
+
+def breakdown_rows(inputs: ExplorerInputs, result: SliceLike | None, column: str) -> list[dict]:
+    """The breakdown of one column for a result, as the widget shows it."""
+    if result is None or not column:
+        return []
+    return records(breakdown_frame(inputs, result, column))
 
 
 def selection(result: SliceLike, mode: str, threshold: float | None = None) -> list[int]:

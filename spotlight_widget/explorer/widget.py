@@ -534,7 +534,10 @@ class SpotlightExplorer(anywidget.AnyWidget):
             raise TypeError(f"names must be a pair of non-empty str; got {names!r}")
         if direction not in DIRECTIONS:
             raise ValueError(f"direction must be one of {', '.join(DIRECTIONS)}; got {direction!r}")
-        n = as_matrix(embeddings, "embeddings", dtype=torch.float32, device="cpu").shape[0]
+        # Checked once here (the row count checks both models' losses); the constructor
+        # then receives the checked tensor.
+        embeddings = as_matrix(embeddings, "embeddings", dtype=torch.float32, device="cpu")
+        n = embeddings.shape[0]
         comparison = Comparison(
             names=(names[0], names[1]),
             losses_old=as_vector(losses_old, "losses_old", length=n, dtype=torch.float64).numpy(),
@@ -1066,12 +1069,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
         comparison = self._inputs.comparison
         if change["new"] not in self._directions:
             other = dataclasses.replace(comparison, direction=change["new"])
-            inputs = dataclasses.replace(
-                self._inputs,
-                comparison=other,
-                losses=other.searched,
-                loss_order=np.argsort(-other.searched, kind="stable"),
-            )
+            inputs = dataclasses.replace(self._inputs, comparison=other, losses=other.searched)
             self._directions[change["new"]] = (inputs, ResultStore(inputs))
         self._inputs, self._store = self._directions[change["new"]]
         # Every part was built from the other direction's results: rebuild them all.
