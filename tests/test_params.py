@@ -35,7 +35,7 @@ from spotlight_widget import (
 from spotlight_widget._params import Interval, Options, check, check_params, validate_params
 from spotlight_widget.describe import breakdown, caption, describe, groups_of, token_summary
 from spotlight_widget.infembed import embed_examples, factor_hessian, head_influence_embeddings, infembed_slices
-from spotlight_widget.slices import domino_slices, error_clusters, planespot_slices
+from spotlight_widget.slices import domino_slices, error_clusters, planespot_slices, pooled_slices
 from spotlight_widget.synthetic import planted_clusters
 
 _rng = np.random.default_rng(0)
@@ -83,6 +83,7 @@ BASE = {
     "kmeans_slices": (kmeans_slices, lambda: {"embeddings": X, "losses": LOSSES}),
     "gmm_slices": (gmm_slices, lambda: {"embeddings": X, "losses": LOSSES}),
     "error_clusters": (error_clusters, lambda: {"embeddings": X, "losses": LOSSES}),
+    "pooled_slices": (pooled_slices, lambda: {"embeddings": X, "losses": LOSSES}),
     "planespot_slices": (planespot_slices, lambda: {"embeddings": X, "losses": LOSSES, "projection": "pca"}),
     "domino_slices": (domino_slices, lambda: {"embeddings": X, "losses": LOSSES, "labels": LABELS, "probs": PROBS}),
     "infembed": (infembed, lambda: {"embeddings": X, "losses": LOSSES}),
@@ -254,6 +255,12 @@ ROWS = [
     ("error_clusters", "trim", 1.5, V, "a number in [0, 1]"),
     ("error_clusters", "dims", 0, V, POSITIVE),
     ("error_clusters", "cancel", "stop", T, CANCEL),
+    ("pooled_slices", "n", 0, V, POSITIVE),
+    ("pooled_slices", "size", 1.5, V, SIZE),
+    ("pooled_slices", "max_overlap", 1.5, V, "a number in [0, 1]"),
+    ("pooled_slices", "bridge", 0, V, "a number in (0, 1]"),
+    ("pooled_slices", "gmm_options", "k=3", T, "None or a dict"),
+    ("pooled_slices", "progress", 3, T, None),
 ]
 
 # The engine and the distributed search (rows with None: messages that say more than the form).

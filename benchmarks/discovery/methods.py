@@ -96,6 +96,7 @@ METHODS: dict[str, Method] = {
         Method("kmeans", "clustering", _finder("kmeans")),
         Method("gmm", "clustering", _finder("gmm")),
         Method("error-clusters", "clustering", _finder("error-clusters")),
+        Method("pooled", "clustering", _finder("pooled")),
         Method("infembed", "infembed", _finder("infembed", embeddings="influence")),
         Method("spotlight", "spotlight", _spotlight()),
         Method("spotlight-paper", "spotlight", _spotlight(preset="paper")),

@@ -133,6 +133,7 @@ METHODS: dict[str, Method] = {
         Method("kmeans", "clustering", _finder("kmeans")),
         Method("gmm", "clustering", _finder("gmm")),
         Method("error-clusters", "clustering", _finder("error-clusters")),
+        Method("pooled", "clustering", _finder("pooled")),
         Method("spotlight", "spotlight", _finder("spotlight")),
         Method("spotlight-domino-settings", "spotlight", spotlight_domino_settings),
         # scvis at 1,000 steps: a third of the reference's 3,000 (``planespot-reference``),

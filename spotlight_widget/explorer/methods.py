@@ -46,6 +46,13 @@ METHODS = {
         "spotlight",
         "A contiguous high-loss region of embedding space (d'Eon et al.)",
     ),
+    "pooled": MethodInfo(
+        "pooled",
+        "Pooled regions",
+        "region",
+        "Error clusters and Gaussian-mixture components in one ranking: high loss in closed neighbourhoods first, "
+        "near-duplicates dropped",
+    ),
     "error-clusters": MethodInfo(
         "error-clusters",
         "Error clusters",

@@ -13,6 +13,7 @@ from .baselines import gmm_slices, highest_loss, kmeans_slices
 from .domino import domino_slices
 from .error_clusters import error_clusters
 from .planespot import planespot_slices
+from .pooled import pooled_slices
 from .predictions import check_predictions, true_class_probability
 from .registry import EXTRA_INPUTS, SliceFinder, available_methods, find_slices, register_method
 from .result import Slice, SliceLike
@@ -31,6 +32,7 @@ __all__ = [
     "highest_loss",
     "kmeans_slices",
     "planespot_slices",
+    "pooled_slices",
     "register_method",
     "true_class_probability",
 ]

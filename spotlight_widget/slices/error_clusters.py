@@ -128,28 +128,68 @@ def error_clusters(
     >>> found[0].indices                                             # doctest: +SKIP
     """
     x_np, loss = _data(embeddings, losses)
+    found, _ = clusters_and_neighbours(
+        x_np,
+        loss,
+        n=n,
+        size=size,
+        seed=seed,
+        progress=progress,
+        cancel=cancel,
+        k=k,
+        z=z,
+        min_cluster=min_cluster,
+        split_above=split_above,
+        trim=trim,
+        dims=dims,
+    )
+    return found
+
+
+def clusters_and_neighbours(
+    x_np: np.ndarray,
+    loss: np.ndarray,
+    *,
+    n: int,
+    size: float | int,
+    seed: int,
+    progress: ProgressFn | None,
+    cancel: Any,
+    k: int = 15,
+    z: float = 3.0,
+    min_cluster: float = 0.15,
+    split_above: float | None = 2.0,
+    trim: float = 0.5,
+    dims: int = 50,
+    stages: int = STAGES,
+) -> tuple[list[Slice], np.ndarray]:
+    """``error_clusters`` on checked inputs, also returning the (N, k) neighbour indices it used.
+
+    For methods that rank other candidates by the same neighbourhoods (``pooled_slices``);
+    ``stages`` is the total their progress reports count to.
+    """
     total = x_np.shape[0]
     s = _size(size, total)
-    _report(progress, cancel, 0, STAGES, "neighbours")
+    _report(progress, cancel, 0, stages, "neighbours")
     x = _standardise(torch.from_numpy(x_np), dims, seed)
     k = min(k, total - 1)
     neighbours = _nearest(x, k, cancel)
     damped = _damp(loss)
     mean, spread = float(damped.mean()), float(damped.std())
     if not spread > 0:
-        return []
+        return [], neighbours
     local = np.concatenate([damped[:, None], damped[neighbours]], axis=1).mean(1)
     high = np.flatnonzero(local > mean + z * spread / np.sqrt(k + 1))
     smallest = max(5, round(min_cluster * s))
     if high.size < smallest:
-        return []
-    _report(progress, cancel, 1, STAGES, "clusters")
+        return [], neighbours
+    _report(progress, cancel, 1, stages, "clusters")
     clusters = _density_clusters(x[high].numpy(), smallest)
     clusters = [high[c] for c in clusters]
-    _report(progress, cancel, 2, STAGES, "splits")
+    _report(progress, cancel, 2, stages, "splits")
     if split_above is not None:
         clusters = _split_large(x, clusters, split_above * s, smallest, k)
-    _report(progress, cancel, 3, STAGES, "trim")
+    _report(progress, cancel, 3, stages, "trim")
     found = []
     for members in clusters:
         inside = np.isin(neighbours[members], members).mean(1)
@@ -164,7 +204,7 @@ def error_clusters(
         weights[members] = 1.0
         info = {"count": int(members.size), "local_loss": float(local[members].mean())}
         slices.append(Slice("error-clusters", weights, loss, rank=rank, score=significance, info=info))
-    return slices
+    return slices, neighbours
 
 
 def _size(size: float | int, total: int) -> int:

@@ -16,6 +16,7 @@ from .baselines import _losses, gmm_slices, highest_loss, kmeans_slices
 from .domino import domino_slices
 from .error_clusters import error_clusters
 from .planespot import planespot_slices
+from .pooled import pooled_slices
 from .predictions import check_predictions
 from .result import SliceLike
 
@@ -114,6 +115,7 @@ register_method("highest-loss", _highest_loss_finder)
 register_method("kmeans", kmeans_slices)
 register_method("gmm", gmm_slices)
 register_method("error-clusters", error_clusters)
+register_method("pooled", pooled_slices)
 register_method("planespot", planespot_slices, inputs=("labels", "probs"))
 register_method("domino-style", domino_slices, inputs=("labels", "probs"))
 
@@ -151,7 +153,8 @@ def find_slices(
     method : str
         "spotlight" (``find_spotlights``), "highest-loss" (``highest_loss``), "kmeans"
         (``kmeans_slices``), "gmm" (``gmm_slices``), "planespot" (``planespot_slices``),
-        "domino-style" (``domino_slices``), "error-clusters" (``error_clusters``), or a
+        "domino-style" (``domino_slices``), "error-clusters" (``error_clusters``), "pooled"
+        (``pooled_slices``), or a
         name added with ``register_method``;
         ``available_methods()`` lists them.
     embeddings : array-like, (N, d)

@@ -1,0 +1,166 @@
+"""Pooled regions: error clusters and Gaussian-mixture components, ranked together.
+
+No single shape fits every failure. Error clusters (``error_clusters``) follow dense
+neighbourhoods of errors and take the size the data gives them; a Gaussian mixture's
+elongated components hold failures spread thinly along a direction (a cue stamped on
+examples of every class), which no neighbourhood does. ``pooled_slices`` asks both for
+``n`` candidates and keeps the best ``n`` of the pool:
+
+1. Every candidate is scored by the significance of its members' damped loss (the mean
+   in standard deviations above the data's, its *effect*, times the square root of its
+   member count), times the square root of its *coherence*: the share of its members'
+   ``k`` nearest neighbours that are members too. A candidate that mixes a failure with
+   unrelated examples, or cuts a failure's neighbourhood in half, loses on one or the
+   other.
+2. Candidates are taken best first, skipping one that is a near-duplicate of a candidate
+   already taken (intersection over union above ``max_overlap``) and one that shares at
+   least ``bridge`` of its members with each of two taken candidates: it straddles two
+   failures already reported apart.
+
+Measured (``benchmarks/README.md``): on SpotCheck and on the discovery suite the best of
+the methods here, above both its sources and the Spotlight.
+"""
+
+from __future__ import annotations
+
+from numbers import Real
+from typing import Any
+
+import numpy as np
+
+from .._params import CANCEL, N_RESULTS, PROGRESS, SEED, SIZE, Interval, validate_params
+from ..engine.optimize import ProgressFn
+from .baselines import _data, _report, gmm_slices
+from .error_clusters import _damp, clusters_and_neighbours
+from .result import Slice, SliceLike
+
+STAGES = 6
+"""Progress stages: the error clusters' four, then "mixture" and "ranking"."""
+
+
+@validate_params(
+    {
+        "embeddings": ["array-like"],
+        "losses": ["array-like"],
+        "n": N_RESULTS,
+        "size": SIZE,
+        "seed": SEED,
+        "progress": PROGRESS,
+        "cancel": CANCEL,
+        "max_overlap": [Interval(Real, 0, 1, closed="both")],
+        "bridge": [Interval(Real, 0, 1, closed="right")],
+        "cluster_options": [None, dict],
+        "gmm_options": [None, dict],
+    }
+)
+def pooled_slices(
+    embeddings: Any,
+    losses: Any,
+    *,
+    n: int = 5,
+    size: float | int = 0.02,
+    seed: int = 0,
+    progress: ProgressFn | None = None,
+    cancel: Any = None,
+    max_overlap: float = 0.5,
+    bridge: float = 0.1,
+    cluster_options: dict[str, Any] | None = None,
+    gmm_options: dict[str, Any] | None = None,
+) -> list[Slice]:
+    """The ``n`` best of a pool of error clusters and Gaussian-mixture components, worst first.
+
+    Parameters
+    ----------
+    embeddings : array-like, (N, d)
+        Final-layer embeddings.
+    losses : array-like, (N,)
+        Per-example losses (signed values, e.g. two models' difference, are shifted to
+        start at 0 before damping, as ``error_clusters`` does).
+    n : int
+        Most results returned (each source is asked for ``n``); fewer when the pool,
+        once near-duplicates are dropped, holds fewer.
+    size : float or int
+        S, a fraction of the data or a count: the scale of both sources (the clusters'
+        smallest size and cut size, the mixture's number of components).
+    seed : int
+        Seeds both sources.
+    progress, cancel
+        As for every finder (``find_slices``).
+    max_overlap : float
+        A candidate whose intersection over union with one already taken exceeds this is
+        a near-duplicate and is skipped.
+    bridge : float
+        A candidate sharing at least this share of its members with each of two taken
+        candidates is skipped.
+    cluster_options, gmm_options : dict, optional
+        Keyword arguments for ``error_clusters`` (``k``, ``z``, ...) and ``gmm_slices``
+        (``k``, ``dim``, ...). The coherence uses the error clusters' neighbours.
+
+    Returns
+    -------
+    list of Slice
+        Method "pooled", each with its source's weights (hard clusters, soft mixture
+        components: members are the ``top_indices``), ``score`` its effect x
+        sqrt(members x coherence), and ``info`` with ``source`` ("error-clusters" or "gmm"),
+        ``effect``, ``coherence`` and the source's own details.
+
+    Examples
+    --------
+    >>> found = pooled_slices(embeddings, losses, n=5, size=0.02)   # doctest: +SKIP
+    >>> [f.info["source"] for f in found]                           # doctest: +SKIP
+    """
+    x, loss = _data(embeddings, losses)
+    clusters, neighbours = clusters_and_neighbours(
+        x, loss, n=n, size=size, seed=seed, progress=progress, cancel=cancel, stages=STAGES, **(cluster_options or {})
+    )
+    _report(progress, cancel, 4, STAGES, "mixture")
+    components = gmm_slices(x, loss, n=n, size=size, seed=seed, cancel=cancel, **(gmm_options or {}))
+    _report(progress, cancel, 5, STAGES, "ranking")
+    damped = _damp(loss)
+    mean, spread = float(damped.mean()), float(damped.std())
+    # Constant losses leave only rounding noise in the spread: nothing stands out.
+    if not spread > 1e-9 * max(1.0, abs(mean)):
+        return []
+    pool = []
+    for candidate in [*clusters, *components]:
+        members = np.asarray(candidate.top_indices, dtype=np.int64)
+        effect = float(damped[members].mean() - mean) / spread
+        coherence = _coherence(members, neighbours)
+        pool.append((effect * np.sqrt(members.size * coherence), effect, coherence, members, candidate))
+    pool.sort(key=lambda p: -p[0])
+    chosen: list[tuple[float, float, float, np.ndarray, SliceLike]] = []
+    for entry in pool:
+        if len(chosen) == n:
+            break
+        if _duplicate(entry[3], [c[3] for c in chosen], max_overlap, bridge):
+            continue
+        chosen.append(entry)
+    return [
+        Slice(
+            "pooled",
+            candidate.weights,
+            loss,
+            rank=rank,
+            score=score,
+            info={**candidate.info, "source": candidate.method, "effect": effect, "coherence": coherence},
+        )
+        for rank, (score, effect, coherence, _, candidate) in enumerate(chosen)
+    ]
+
+
+def _coherence(members: np.ndarray, neighbours: np.ndarray) -> float:
+    """Share of the members' nearest neighbours that are members too."""
+    inside = np.zeros(neighbours.shape[0], dtype=bool)
+    inside[members] = True
+    return float(inside[neighbours[members]].mean())
+
+
+def _duplicate(members: np.ndarray, taken: list[np.ndarray], max_overlap: float, bridge: float) -> bool:
+    """A near-duplicate of one taken candidate, or a bridge between two."""
+    bridged = 0
+    for other in taken:
+        common = np.intersect1d(members, other, assume_unique=True).size
+        if common / (members.size + other.size - common) > max_overlap:
+            return True
+        bridged += common >= bridge * members.size
+    return bridged >= 2
