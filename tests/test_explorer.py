@@ -283,7 +283,7 @@ def test_methods_keep_their_own_history_and_selection(data):
     ex, _ = make(data, size=0.04)
     d = data[0]
     assert [m["name"] for m in ex.methods] == ["spotlight", "pooled", "error-clusters", "highest-loss", "kmeans", "gmm"]
-    assert ex.methods[3]["noun"] == "cluster"
+    assert ex.methods[4]["noun"] == "cluster"
     spot = ex.spotlight
     ex.selected = [1, 2, 3]
     ex.method = "kmeans"

@@ -11,7 +11,7 @@ from spotlight_widget.explorer.inputs import ExplorerInputs
 from spotlight_widget.explorer.store import ResultStore
 from spotlight_widget.synthetic import planted_clusters
 
-BASE = ["spotlight", "error-clusters", "highest-loss", "kmeans", "gmm"]
+BASE = ["spotlight", "pooled", "error-clusters", "highest-loss", "kmeans", "gmm"]
 # A few scvis steps and mixtures: enough to exercise PlaneSpot in the explorer in seconds.
 QUICK = {"planespot": {"projection_options": {"iterations": 20}, "max_components": 8}}
 

@@ -228,7 +228,7 @@ def test_a_failed_projection_is_shown_on_the_map_only(data, monkeypatch):
 def test_a_selection_becomes_a_result_of_its_own(data):
     d, meta, _ = data
     ex, sent = make(data)
-    assert [m["name"] for m in ex.methods] == ["spotlight", "error-clusters", "highest-loss", "kmeans", "gmm"]
+    assert [m["name"] for m in ex.methods] == ["spotlight", "pooled", "error-clusters", "highest-loss", "kmeans", "gmm"]
     reply, _ = ask(ex, sent, {"type": "describe", "id": "d"})
     assert "nothing is selected" in reply["error"] and ex.method == "spotlight"
     north = np.flatnonzero(meta["site"] == "north")[:40].tolist()

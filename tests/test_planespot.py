@@ -175,7 +175,12 @@ def test_planespot_ranks_the_failing_blob_first_on_the_scvis_map(problem):
         max_components=12,
     )
     assert [s.method for s in found] == ["planespot"] * 3 and [s.rank for s in found] == [0, 1, 2]
-    assert _precision(found[0], problem.bad) > 0.95 and _recall(found[0], problem.bad) > 0.95
+    # The blob's examples are predicted as either class (random labels), so PlaneSpot's
+    # confidence coordinate may split it in two pure components (it did with scikit-learn
+    # 1.9); those must rank first and hold all of it.
+    pure = [s for s in found if _precision(s, problem.bad) > 0.95]
+    assert pure and pure == found[: len(pure)]
+    assert np.isin(problem.bad, np.concatenate([s.top_indices for s in pure])).mean() > 0.95
     assert found[0].info["projection"] == "scvis" and 3 <= found[0].info["k"] <= 12
     assert found[0].info["hard_error_rate"] == 1.0
 
