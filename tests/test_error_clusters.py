@@ -9,36 +9,13 @@ import pytest
 from spotlight_widget import SearchCancelled, SpotlightExplorer, find_slices, find_spotlight
 from spotlight_widget.slices import error_clusters
 
+from .conftest import cover
+
 N = 3000
 
 
-def region(x: np.ndarray, centre: int, count: int) -> np.ndarray:
-    return np.argsort(np.linalg.norm(x - x[centre], axis=1))[:count]
-
-
-@pytest.fixture(scope="module")
-def planted():
-    """A small (40) and a large (240, four times S) failure, far apart, plus scattered errors."""
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(N, 8)).astype(np.float32)
-    x[:40] += 6.0
-    x[40:280] -= 6.0 * np.eye(8, dtype=np.float32)[0]
-    losses = rng.gamma(1.0, 0.1, size=N)
-    losses[:40] += 3.0
-    losses[40:280] += 3.0
-    noise = rng.choice(np.arange(280, N), size=150, replace=False)
-    losses[noise] += 3.0
-    return x, losses, [np.arange(40), np.arange(40, 280)], noise
-
-
-def cover(found, group):
-    """Share of ``group`` held by the clusters that are at least 80 % ``group``."""
-    pure = [f.indices for f in found if np.isin(f.indices, group).mean() >= 0.8]
-    return np.isin(group, np.concatenate(pure)).mean() if pure else 0.0
-
-
-def test_finds_failures_of_their_own_size_and_ignores_scattered_errors(planted):
-    x, losses, groups, noise = planted
+def test_finds_failures_of_their_own_size_and_ignores_scattered_errors(small_and_large_failures):
+    x, losses, groups, noise = small_and_large_failures
     found = error_clusters(x, losses, n=10, size=60)
     assert cover(found, groups[0]) >= 0.9
     # Four times S: a spotlight of size S holds a quarter of it at most; the clusters hold it all.
@@ -74,8 +51,8 @@ def test_no_cluster_without_a_failing_region():
     assert error_clusters(x, np.ones(N), n=5, size=60) == []
 
 
-def test_signed_losses_find_where_a_new_model_is_worse(planted):
-    x, _, groups, _ = planted
+def test_signed_losses_find_where_a_new_model_is_worse(small_and_large_failures):
+    x, _, groups, _ = small_and_large_failures
     rng = np.random.default_rng(3)
     difference = rng.normal(-0.3, 0.1, size=N)
     difference[groups[1]] += 2.0
@@ -83,8 +60,8 @@ def test_signed_losses_find_where_a_new_model_is_worse(planted):
     assert cover(found, groups[1]) >= 0.9
 
 
-def test_through_find_slices_with_progress_and_cancel(planted):
-    x, losses, _, _ = planted
+def test_through_find_slices_with_progress_and_cancel(small_and_large_failures):
+    x, losses, _, _ = small_and_large_failures
     stages = []
     found = find_slices("error-clusters", x, losses, n=2, size=60, progress=lambda p: stages.append(p.stage))
     assert len(found) == 2
@@ -105,8 +82,8 @@ def test_tiny_data_and_bad_shapes():
         error_clusters(rng.normal(size=(10, 3)), np.full(10, np.nan))
 
 
-def test_the_explorer_offers_it_and_says_when_there_is_no_further_cluster(planted):
-    x, losses, groups, _ = planted
+def test_the_explorer_offers_it_and_says_when_there_is_no_further_cluster(small_and_large_failures):
+    x, losses, groups, _ = small_and_large_failures
     ex = SpotlightExplorer(x, losses, coords=None, size=60)
     try:
         assert "error-clusters" in [m["name"] for m in ex.methods]

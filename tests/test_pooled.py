@@ -10,27 +10,9 @@ from spotlight_widget import SearchCancelled, SpotlightExplorer, find_slices
 from spotlight_widget.slices import Slice, pooled_slices
 from spotlight_widget.slices import pooled as pooled_module
 
+from .conftest import cover
+
 N = 3000
-
-
-@pytest.fixture(scope="module")
-def planted():
-    """A small (40) and a large (240) failure, far apart, plus scattered errors."""
-    rng = np.random.default_rng(0)
-    x = rng.normal(size=(N, 8)).astype(np.float32)
-    x[:40] += 6.0
-    x[40:280] -= 6.0 * np.eye(8, dtype=np.float32)[0]
-    losses = rng.gamma(1.0, 0.1, size=N)
-    losses[:40] += 3.0
-    losses[40:280] += 3.0
-    losses[rng.choice(np.arange(280, N), size=150, replace=False)] += 3.0
-    return x, losses, [np.arange(40), np.arange(40, 280)]
-
-
-def cover(found, group):
-    """Share of ``group`` held by the results whose members are at least 80 % ``group``."""
-    pure = [f.top_indices for f in found if np.isin(f.top_indices, group).mean() >= 0.8]
-    return np.isin(group, np.concatenate(pure)).mean() if pure else 0.0
 
 
 def iou(a, b):
@@ -38,8 +20,8 @@ def iou(a, b):
     return common / (a.size + b.size - common)
 
 
-def test_finds_both_failures_without_near_duplicates(planted):
-    x, losses, groups = planted
+def test_finds_both_failures_without_near_duplicates(small_and_large_failures):
+    x, losses, groups, _ = small_and_large_failures
     found = pooled_slices(x, losses, n=6, size=60)
     assert cover(found, groups[0]) >= 0.9
     assert cover(found, groups[1]) >= 0.9
@@ -109,8 +91,8 @@ def test_near_duplicates_and_bridges_are_skipped_but_a_container_is_kept(blob_an
     assert len(loose) == len(found) + 2
 
 
-def test_signed_losses_find_where_a_new_model_is_worse(planted):
-    x, _, groups = planted
+def test_signed_losses_find_where_a_new_model_is_worse(small_and_large_failures):
+    x, _, groups, _ = small_and_large_failures
     rng = np.random.default_rng(3)
     difference = rng.normal(-0.3, 0.1, size=N)
     difference[groups[1]] += 2.0
@@ -119,13 +101,13 @@ def test_signed_losses_find_where_a_new_model_is_worse(planted):
     assert np.isin(found[0].top_indices, groups[1]).mean() >= 0.8
 
 
-def test_nothing_when_losses_are_constant(planted):
-    x, _, _ = planted
+def test_nothing_when_losses_are_constant(small_and_large_failures):
+    x, _, _, _ = small_and_large_failures
     assert pooled_slices(x, np.ones(N), n=3, size=60) == []
 
 
-def test_through_find_slices_with_progress_and_cancel(planted):
-    x, losses, _ = planted
+def test_through_find_slices_with_progress_and_cancel(small_and_large_failures):
+    x, losses, _, _ = small_and_large_failures
     stages = []
     found = find_slices("pooled", x, losses, n=2, size=60, progress=lambda p: stages.append(p.stage))
     assert len(found) == 2
@@ -142,12 +124,14 @@ def test_bad_inputs_are_refused():
         pooled_slices(rng.normal(size=(10, 3)), rng.random(9))
     with pytest.raises(ValueError, match="NaN"):
         pooled_slices(rng.normal(size=(10, 3)), np.full(10, np.nan))
+    with pytest.raises(ValueError, match=r"error_clusters: k must be an int in \[2, inf\)"):
+        pooled_slices(rng.normal(size=(50, 3)), rng.random(50), cluster_options={"k": 1})
     with pytest.raises(TypeError, match="unexpected keyword"):
         pooled_slices(rng.normal(size=(50, 3)), rng.random(50), gmm_options={"no_such_option": 1})
 
 
-def test_the_explorer_offers_it(planted):
-    x, losses, groups = planted
+def test_the_explorer_offers_it(small_and_large_failures):
+    x, losses, groups, _ = small_and_large_failures
     ex = SpotlightExplorer(x, losses, coords=None, size=60)
     try:
         assert "pooled" in [m["name"] for m in ex.methods]

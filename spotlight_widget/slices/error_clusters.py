@@ -60,12 +60,6 @@ _DENSE_SPLIT = 600
         "seed": SEED,
         "progress": PROGRESS,
         "cancel": CANCEL,
-        "k": [Interval(Integral, 2, None, closed="left")],
-        "z": [Interval(Real, 0, None, closed="left")],
-        "min_cluster": [Interval(Real, 0, None, closed="neither")],
-        "split_above": [None, Interval(Real, 0, None, closed="neither")],
-        "trim": [Interval(Real, 0, 1, closed="both")],
-        "dims": [Interval(Integral, 1, None, closed="left")],
     }
 )
 def error_clusters(
@@ -146,6 +140,19 @@ def error_clusters(
     return found
 
 
+# Checked where they are used, so that options passed on by other finders (``pooled_slices``'
+# cluster_options) are checked too, with messages naming error_clusters.
+@validate_params(
+    {
+        "k": [Interval(Integral, 2, None, closed="left")],
+        "z": [Interval(Real, 0, None, closed="left")],
+        "min_cluster": [Interval(Real, 0, None, closed="neither")],
+        "split_above": [None, Interval(Real, 0, None, closed="neither")],
+        "trim": [Interval(Real, 0, 1, closed="both")],
+        "dims": [Interval(Integral, 1, None, closed="left")],
+    },
+    caller="error_clusters",
+)
 def clusters_and_neighbours(
     x_np: np.ndarray,
     loss: np.ndarray,
