@@ -7,7 +7,8 @@ blindspots, and blindspots range from 0.3 S to 5 S. ``error_clusters`` follows t
 neighbourhoods instead:
 
 1. The embeddings are centred, reduced to their top principal directions (``dims``) and
-   scaled to unit mean norm; every example gets its ``k`` nearest neighbours (exact).
+   scaled to unit mean norm; every example gets its ``k`` nearest neighbours (exact up to
+   20,000 examples, by cells above: ``neighbourhoods``).
 2. Losses are damped as the Spotlight's fast preset damps them (``log1p(l / mean)``).
    An example's *local loss* is the mean over itself and its neighbours; the examples whose
    local loss lies ``z`` standard errors above the data's mean loss are kept. Scattered
@@ -38,8 +39,9 @@ import torch
 
 from .._inputs import resolve_size
 from .._params import CANCEL, N_RESULTS, PROGRESS, SEED, SIZE, Interval, validate_params
-from ..engine.optimize import ProgressFn, SearchCancelled
-from .baselines import _data, _is_cancelled, _report
+from ..engine.optimize import ProgressFn
+from .baselines import _data, _report
+from .neighbourhoods import Neighbourhoods, nearest, neighbourhoods
 from .result import Slice
 
 STAGES = 4
@@ -169,8 +171,8 @@ def clusters_and_neighbours(
     trim: float = 0.5,
     dims: int = 50,
     stages: int = STAGES,
-) -> tuple[list[Slice], np.ndarray]:
-    """``error_clusters`` on checked inputs, also returning the (N, k) neighbour indices it used.
+) -> tuple[list[Slice], Neighbourhoods]:
+    """``error_clusters`` on checked inputs, also returning the standardised points and neighbours it used.
 
     For methods that rank other candidates by the same neighbourhoods (``pooled_slices``);
     ``stages`` is the total their progress reports count to.
@@ -178,18 +180,18 @@ def clusters_and_neighbours(
     total = x_np.shape[0]
     s = _size(size, total)
     _report(progress, cancel, 0, stages, "neighbours")
-    x = _standardise(torch.from_numpy(x_np), dims, seed)
     k = min(k, total - 1)
-    neighbours = _nearest(x, k, cancel)
+    near = neighbourhoods(x_np, k=k, dims=dims, seed=seed, cancel=cancel)
+    x, neighbours = near.points, near.indices
     damped = _damp(loss)
     mean, spread = float(damped.mean()), float(damped.std())
     if not spread > 0:
-        return [], neighbours
+        return [], near
     local = np.concatenate([damped[:, None], damped[neighbours]], axis=1).mean(1)
     high = np.flatnonzero(local > mean + z * spread / np.sqrt(k + 1))
     smallest = max(5, round(min_cluster * s))
     if high.size < smallest:
-        return [], neighbours
+        return [], near
     _report(progress, cancel, 1, stages, "clusters")
     clusters = _density_clusters(x[high].numpy(), smallest)
     clusters = [high[c] for c in clusters]
@@ -211,42 +213,11 @@ def clusters_and_neighbours(
         weights[members] = 1.0
         info = {"count": int(members.size), "local_loss": float(local[members].mean())}
         slices.append(Slice("error-clusters", weights, loss, rank=rank, score=significance, info=info))
-    return slices, neighbours
+    return slices, near
 
 
 def _size(size: float | int, total: int) -> int:
     return int(resolve_size(size, total, total))
-
-
-def _standardise(x: torch.Tensor, dims: int, seed: int) -> torch.Tensor:
-    """Centred, reduced to ``dims`` principal directions, scaled to unit mean norm (float32)."""
-    x = x.float() - x.float().mean(0)
-    if x.shape[1] > dims:
-        state = torch.random.get_rng_state()
-        torch.manual_seed(seed)
-        try:
-            _, _, v = torch.pca_lowrank(x, q=dims, center=False, niter=4)
-        finally:
-            torch.random.set_rng_state(state)
-        x = x @ v
-    scale = x.norm(dim=1).mean()
-    return x / scale if scale > 0 else x
-
-
-def _nearest(x: torch.Tensor, k: int, cancel: Any, block: int = 2048) -> np.ndarray:
-    """(N, k) indices of every row's k nearest other rows (exact, in blocks of rows)."""
-    n = x.shape[0]
-    squared = (x * x).sum(1)
-    out = np.empty((n, k), dtype=np.int64)
-    for start in range(0, n, block):
-        if cancel is not None and _is_cancelled(cancel):
-            raise SearchCancelled("cancelled while finding neighbours")
-        rows = slice(start, min(start + block, n))
-        # |a - b|^2 less |a|^2, which is the same for the whole row: one fused multiply-add.
-        d = torch.addmm(squared[None], x[rows], x.T, alpha=-2)
-        d[torch.arange(d.shape[0]), torch.arange(rows.start, rows.stop)] = float("inf")
-        out[rows] = d.topk(k, largest=False).indices.numpy()
-    return out
 
 
 def _damp(loss: np.ndarray) -> np.ndarray:
@@ -301,7 +272,7 @@ def _thinnest_cut(points: torch.Tensor, smallest: int, k: int) -> tuple[np.ndarr
 
     n = points.shape[0]
     kk = min(k, n - 1)
-    neighbours = _nearest(points, kk, None)
+    neighbours = nearest(points, kk)
     rows = np.repeat(np.arange(n), kk)
     graph = sparse.coo_matrix((np.ones(rows.size), (rows, neighbours.ravel())), shape=(n, n)).tocsr()
     graph = ((graph + graph.T) > 0).astype(np.float64)

@@ -94,7 +94,9 @@ def pooled_slices(
         candidates is skipped.
     cluster_options, gmm_options : dict, optional
         Keyword arguments for ``error_clusters`` (``k``, ``z``, ...) and ``gmm_slices``
-        (``k``, ``dim``, ...). The coherence uses the error clusters' neighbours.
+        (``k``, ``dim``, ...). The coherence uses the error clusters' neighbours, and the
+        mixture is fitted in the principal directions they were found in (the clusters'
+        ``dims``, 50), reduced to the mixture's own ``dim``.
 
     Returns
     -------
@@ -110,11 +112,13 @@ def pooled_slices(
     >>> [f.info["source"] for f in found]                           # doctest: +SKIP
     """
     x, loss = _data(embeddings, losses)
-    clusters, neighbours = clusters_and_neighbours(
+    clusters, near = clusters_and_neighbours(
         x, loss, n=n, size=size, seed=seed, progress=progress, cancel=cancel, stages=STAGES, **(cluster_options or {})
     )
     _report(progress, cancel, 4, STAGES, "mixture")
-    components = gmm_slices(x, loss, n=n, size=size, seed=seed, cancel=cancel, **(gmm_options or {}))
+    # The mixture is fitted in the principal directions the neighbours were found in: the
+    # embeddings' own projection would cost as much again (1.6 s of 4.5 at 50,000 x 512).
+    components = gmm_slices(near.points.numpy(), loss, n=n, size=size, seed=seed, cancel=cancel, **(gmm_options or {}))
     _report(progress, cancel, 5, STAGES, "ranking")
     damped = _damp(loss)
     mean, spread = float(damped.mean()), float(damped.std())
@@ -125,7 +129,7 @@ def pooled_slices(
     for candidate in [*clusters, *components]:
         members = np.asarray(candidate.top_indices, dtype=np.int64)
         effect = float(damped[members].mean() - mean) / spread
-        coherence = _coherence(members, neighbours)
+        coherence = _coherence(members, near.indices)
         pool.append((effect * np.sqrt(members.size * coherence), effect, coherence, members, candidate))
     pool.sort(key=lambda p: -p[0])
     chosen: list[tuple[float, float, float, np.ndarray, SliceLike]] = []
