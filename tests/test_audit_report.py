@@ -124,7 +124,15 @@ def audited(tmp_path_factory):
     )
     names = [f"{BREAKOUT if k % 2 else HOSTILE} {k}" for k in range(10)]
     ex = SpotlightExplorer(
-        d.embeddings, d.losses, images, metadata=meta, labels=d.cluster % 10, class_names=names, size=15, coords=None
+        d.embeddings,
+        d.losses,
+        images,
+        metadata=meta,
+        labels=d.cluster % 10,
+        class_names=names,
+        size=15,
+        coords=None,
+        methods=["spotlight", "kmeans", "gmm"],
     )
     try:
         ex.next()
@@ -324,6 +332,7 @@ def test_two_models_compared_show_both_losses(tmp_path):
         metadata=pd.DataFrame({"group": group}),
         size=15,
         coords=None,
+        methods=["spotlight"],
     )
     try:
         ex.wait()

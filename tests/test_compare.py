@@ -9,6 +9,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
 from spotlight_widget import SpotlightExplorer, collect
+from spotlight_widget.explorer.methods import check_methods
 
 N = 1500
 
@@ -29,7 +30,9 @@ def two_models():
 
 def open_comparison(two_models, **options):
     x, old, new, _, labels, meta = two_models
-    options = {"labels": labels, "metadata": meta, "coords": None, "size": 60} | options
+    # The planted region is a ball in structureless data: the Spotlight's own case.
+    spotlight_first = list(check_methods(None, has_spotlights=True))
+    options = {"labels": labels, "metadata": meta, "coords": None, "size": 60, "methods": spotlight_first} | options
     return SpotlightExplorer.compare(
         x, old, new, predictions_old=labels, predictions_new=(labels + 1) % 3, names=("v1", "v2"), **options
     )

@@ -10,7 +10,12 @@ import pytest
 import traitlets
 
 from spotlight_widget import SpotlightExplorer
+from spotlight_widget.explorer.methods import check_methods
 from spotlight_widget.synthetic import planted_clusters
+
+# These tests follow the explorer's mechanics (sizes, next, tabs, history) through the
+# Spotlight, which always has a next result; the default order is tested on its own.
+SPOTLIGHT_FIRST = list(check_methods(None, has_spotlights=True))
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +36,7 @@ def data():
 
 def make(data, **kw):
     d, images, meta, labels = data
+    kw.setdefault("methods", SPOTLIGHT_FIRST)
     ex = SpotlightExplorer(
         d.embeddings,
         d.losses,
@@ -71,6 +77,23 @@ def test_first_spotlight_is_shown(data):
     assert ex.columns == ["group", "age", "note", "label", "prediction"]
     top_group = ex.breakdown[0]
     assert top_group["group"] == "planted" and top_group["lift"] > 10
+
+
+def test_the_explorer_opens_on_the_pooled_regions_with_the_spotlight_one_click_away(data):
+    d, images, _, _ = data
+    ex = SpotlightExplorer(d.embeddings, d.losses, images, size=0.04)
+    try:
+        assert ex.wait(60) and ex.status["state"] == "idle", ex.status
+        assert ex.method == "pooled" and [m["name"] for m in ex.methods][:2] == ["pooled", "spotlight"]
+        first = ex.spotlight
+        assert first.method == "pooled" and ex.history[0]["label"] == "region"
+        assert np.isin(first.top_indices, d.planted[0]).mean() >= 0.9
+        ex.method = "spotlight"
+        assert ex.wait(60)
+        assert ex.spotlight.method == "spotlight"
+        assert np.isin(ex.spotlight.top_indices, d.planted[0]).mean() >= 0.9
+    finally:
+        ex.close()
 
 
 def test_size_next_and_show(data):
@@ -282,7 +305,7 @@ def test_saved_state_stays_small_for_50k_images():
 def test_methods_keep_their_own_history_and_selection(data):
     ex, _ = make(data, size=0.04)
     d = data[0]
-    assert [m["name"] for m in ex.methods] == ["spotlight", "pooled", "error-clusters", "highest-loss", "kmeans", "gmm"]
+    assert [m["name"] for m in ex.methods] == SPOTLIGHT_FIRST
     assert ex.methods[4]["noun"] == "cluster"
     spot = ex.spotlight
     ex.selected = [1, 2, 3]

@@ -11,7 +11,7 @@ from spotlight_widget.explorer.inputs import ExplorerInputs
 from spotlight_widget.explorer.store import ResultStore
 from spotlight_widget.synthetic import planted_clusters
 
-BASE = ["spotlight", "pooled", "error-clusters", "highest-loss", "kmeans", "gmm"]
+BASE = ["pooled", "spotlight", "error-clusters", "highest-loss", "kmeans", "gmm"]
 # A few scvis steps and mixtures: enough to exercise PlaneSpot in the explorer in seconds.
 QUICK = {"planespot": {"projection_options": {"iterations": 20}, "max_components": 8}}
 
@@ -54,6 +54,11 @@ def test_default_methods_follow_the_inputs(data):
     assert list(both.methods) == [*BASE, "infembed", "planespot", "domino-style"]
     counted = ExplorerInputs.build(d.embeddings, d.losses, labels=labels, probs=probs, counts=np.ones(len(labels)))
     assert counted.methods == ("spotlight",)
+    # Spotlights found earlier are what the explorer opens on.
+    preloaded = ExplorerInputs.build(d.embeddings, d.losses, has_spotlights=True)
+    assert list(preloaded.methods) == ["spotlight", "pooled", *BASE[2:]]
+    asked = ExplorerInputs.build(d.embeddings, d.losses, methods=["kmeans", "spotlight"], has_spotlights=True)
+    assert asked.methods == ("kmeans", "spotlight")
 
 
 def test_planespot_in_the_explorer(data):

@@ -15,11 +15,15 @@ import traitlets
 
 from spotlight_widget import SpotlightExplorer, find_spotlight
 from spotlight_widget.explorer import payloads
+from spotlight_widget.explorer.methods import check_methods
 from spotlight_widget.explorer.store import ResultStore
 from spotlight_widget.explorer.worker import SearchQueue, SearchRequest
 from spotlight_widget.synthetic import planted_clusters
 
 N = 240
+# The state's mechanics (sizes, next, history, notes) are followed through the Spotlight,
+# which always has a next result.
+SPOTLIGHT_FIRST = list(check_methods(None, has_spotlights=True))
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +60,7 @@ def test_float16_metadata_does_not_leave_the_explorer_running(data):
 
 def test_anything_raised_after_the_search_is_shown_and_the_result_stays(data, monkeypatch):
     d, meta = data
-    ex = SpotlightExplorer(d.embeddings, d.losses, metadata=meta, size=15)
+    ex = SpotlightExplorer(d.embeddings, d.losses, metadata=meta, size=15, methods=SPOTLIGHT_FIRST)
     assert ex.wait(30)
 
     def broken(inputs, result):
@@ -76,7 +80,7 @@ def test_anything_raised_after_the_search_is_shown_and_the_result_stays(data, mo
 
 def test_a_failed_search_keeps_the_last_good_result(data, monkeypatch):
     d, _ = data
-    ex = SpotlightExplorer(d.embeddings, d.losses, size=15)
+    ex = SpotlightExplorer(d.embeddings, d.losses, size=15, methods=SPOTLIGHT_FIRST)
     assert ex.wait(30)
     first = ex.spotlight
 
@@ -114,7 +118,7 @@ def test_a_refused_size_never_lands(data, bad):
 
 def test_next_after_a_new_size_runs_at_that_size(data):
     d, _ = data
-    ex = SpotlightExplorer(d.embeddings, d.losses, size=15)
+    ex = SpotlightExplorer(d.embeddings, d.losses, size=15, methods=SPOTLIGHT_FIRST)
     assert ex.wait(30)
     ex.size = 0.1
     found = ex.next()
@@ -125,7 +129,7 @@ def test_next_after_a_new_size_runs_at_that_size(data):
 
 def test_the_last_size_asked_is_the_size_shown(data):
     d, _ = data
-    ex = SpotlightExplorer(d.embeddings, d.losses, size=15)
+    ex = SpotlightExplorer(d.embeddings, d.losses, size=15, methods=SPOTLIGHT_FIRST)
     for size in (0.02, 0.1, 0.05, 0.08):
         ex.size = size
     assert ex.wait(30)
@@ -145,7 +149,7 @@ def test_with_counts_the_size_is_a_share_of_the_counted_examples(data):
 
 def test_show_during_a_search_is_not_overridden_when_it_finishes(data, monkeypatch):
     d, _ = data
-    ex = SpotlightExplorer(d.embeddings, d.losses, size=15)
+    ex = SpotlightExplorer(d.embeddings, d.losses, size=15, methods=SPOTLIGHT_FIRST)
     assert ex.wait(30)
     ex.size = 0.1
     assert ex.wait(30)
@@ -180,7 +184,7 @@ def test_no_further_result_is_said_and_the_last_one_stays(data):
 
 def test_a_note_belongs_to_its_result_from_either_side(data):
     d, _ = data
-    ex = quiet(SpotlightExplorer(d.embeddings, d.losses, size=24, coords=None))
+    ex = quiet(SpotlightExplorer(d.embeddings, d.losses, size=24, coords=None, methods=SPOTLIGHT_FIRST))
     try:
         assert ex.wait(30)
         ex.set_state({"shown_note": "<b>typed</b> in the widget"})
@@ -202,7 +206,7 @@ def test_a_note_belongs_to_its_result_from_either_side(data):
 
 def test_export_refuses_what_is_not_a_result(data):
     d, _ = data
-    ex = SpotlightExplorer(d.embeddings, d.losses, size=15)
+    ex = SpotlightExplorer(d.embeddings, d.losses, size=15, methods=SPOTLIGHT_FIRST)
     assert ex.wait(30)
     with pytest.raises(TypeError, match="history position"):
         ex.to_dataframe(1.0)

@@ -142,7 +142,7 @@ def test_colors_by_weights_loss_and_columns(data):
     reply, (codes,) = ask(ex, sent, {"type": "colors", "id": "w", "by": "weights"})
     weights = ex.spotlight.weights
     codes = np.frombuffer(codes, np.uint8)
-    assert reply["legend"]["label"] == "spotlight weight" and len(codes) == N
+    assert reply["legend"]["label"] == "region weight" and len(codes) == N
     np.testing.assert_array_equal(codes, np.rint(np.clip(weights, 0, 1) * 254).astype(np.uint8))
     reply, (codes,) = ask(ex, sent, {"type": "colors", "id": "s", "by": "column:site"})
     codes = np.frombuffer(codes, np.uint8)
@@ -228,9 +228,9 @@ def test_a_failed_projection_is_shown_on_the_map_only(data, monkeypatch):
 def test_a_selection_becomes_a_result_of_its_own(data):
     d, meta, _ = data
     ex, sent = make(data)
-    assert [m["name"] for m in ex.methods] == ["spotlight", "pooled", "error-clusters", "highest-loss", "kmeans", "gmm"]
+    assert [m["name"] for m in ex.methods] == ["pooled", "spotlight", "error-clusters", "highest-loss", "kmeans", "gmm"]
     reply, _ = ask(ex, sent, {"type": "describe", "id": "d"})
-    assert "nothing is selected" in reply["error"] and ex.method == "spotlight"
+    assert "nothing is selected" in reply["error"] and ex.method == "pooled"
     north = np.flatnonzero(meta["site"] == "north")[:40].tolist()
     ex.selected = north
     reply, _ = ask(ex, sent, {"type": "describe", "id": "d"})
@@ -246,8 +246,8 @@ def test_a_selection_becomes_a_result_of_its_own(data):
     # Selections are described, not searched.
     with pytest.raises(RuntimeError, match="described, not searched"):
         ex.next()
-    ex.method = "spotlight"
-    assert ex.selected == north and ex.wait(10) and ex.spotlight.method == "spotlight"
+    ex.method = "pooled"
+    assert ex.selected == north and ex.wait(10) and ex.spotlight.method == "pooled"
 
 
 def test_the_map_as_a_matplotlib_figure(data):

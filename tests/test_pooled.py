@@ -101,9 +101,10 @@ def test_signed_losses_find_where_a_new_model_is_worse(small_and_large_failures)
     assert np.isin(found[0].top_indices, groups[1]).mean() >= 0.8
 
 
-def test_nothing_when_losses_are_constant(small_and_large_failures):
+def test_constant_losses_are_refused_as_the_spotlight_refuses_them(small_and_large_failures):
     x, _, _, _ = small_and_large_failures
-    assert pooled_slices(x, np.ones(N), n=3, size=60) == []
+    with pytest.raises(ValueError, match="all losses are equal"):
+        pooled_slices(x, np.ones(N), n=3, size=60)
 
 
 def test_through_find_slices_with_progress_and_cancel(small_and_large_failures):

@@ -118,11 +118,13 @@ class ExplorerInputs:
         saliency: Any = None,
         saliency_threshold: Any = "mean+std",
         probe: Callable[[np.ndarray], Any] | None = None,
+        has_spotlights: bool = False,
     ) -> ExplorerInputs:
         """Check every input (see ``SpotlightExplorer`` for the parameters).
 
         Scalar options (sizes, seed, page and thumbnail sizes) are declared and checked by
-        ``SpotlightExplorer``; this checks the data.
+        ``SpotlightExplorer``; this checks the data. ``has_spotlights``: spotlights found
+        earlier will be preloaded (the Spotlight is then offered first by default).
 
         Raises
         ------
@@ -152,7 +154,10 @@ class ExplorerInputs:
             raise ValueError(f"influence has {infl.shape[0]} rows but the embeddings have {n}")
         given = {"influence": infl, "labels": true, "probs": p}
         offered = check_methods(
-            methods, inputs=[k for k, v in given.items() if v is not None], has_counts=counted is not None
+            methods,
+            inputs=[k for k, v in given.items() if v is not None],
+            has_counts=counted is not None,
+            has_spotlights=has_spotlights,
         )
         train, train_shown = _check_training(train_influence, train_items, infl, int(thumbnail_size))
         return cls(

@@ -40,18 +40,18 @@ class MethodInfo:
 
 
 METHODS = {
-    "spotlight": MethodInfo(
-        "spotlight",
-        "Spotlight",
-        "spotlight",
-        "A contiguous high-loss region of embedding space (d'Eon et al.)",
-    ),
     "pooled": MethodInfo(
         "pooled",
         "Pooled regions",
         "region",
         "Error clusters and Gaussian-mixture components in one ranking: high loss in closed neighbourhoods first, "
         "near-duplicates dropped",
+    ),
+    "spotlight": MethodInfo(
+        "spotlight",
+        "Spotlight",
+        "spotlight",
+        "A contiguous high-loss region of embedding space (d'Eon et al.)",
     ),
     "error-clusters": MethodInfo(
         "error-clusters",
@@ -62,9 +62,7 @@ METHODS = {
     "highest-loss": MethodInfo(
         "highest-loss", "Highest loss", "slice", "The S examples with the highest loss; next, the S after them"
     ),
-    "kmeans": MethodInfo(
-        "kmeans", "K-means clusters", "cluster", "K-means clusters of the embeddings, worst first"
-    ),
+    "kmeans": MethodInfo("kmeans", "K-means clusters", "cluster", "K-means clusters of the embeddings, worst first"),
     "gmm": MethodInfo(
         "gmm",
         "Gaussian mixture",
@@ -114,7 +112,11 @@ def method_info(name: str) -> MethodInfo:
 
 
 def check_methods(
-    methods: Sequence[str] | None, *, inputs: Collection[str] = (), has_counts: bool = False
+    methods: Sequence[str] | None,
+    *,
+    inputs: Collection[str] = (),
+    has_counts: bool = False,
+    has_spotlights: bool = False,
 ) -> tuple[str, ...]:
     """The methods to offer, the first shown first.
 
@@ -123,13 +125,16 @@ def check_methods(
     methods : sequence of str or None
         The methods asked for; None: every method whose ``needs`` are among ``inputs``,
         in catalogue order (so InfEmbed joins with influence embeddings, PlaneSpot and the
-        Domino-style mixture with labels and probabilities).
+        Domino-style mixture with labels and probabilities), the pooled regions first.
     inputs : collection of str
         The keys of ``INPUTS`` the explorer was given.
     has_counts : bool
         Whether example multiplicities were given. Only the Spotlight honours them so
         far: the companion methods would size and rank their slices as if every count
         were 1, so they are left out by default and refused when asked for.
+    has_spotlights : bool
+        Whether spotlights found earlier were given: by default the Spotlight then comes
+        first, so the explorer opens on them rather than on a new search.
 
     Raises
     ------
@@ -140,7 +145,11 @@ def check_methods(
     if methods is None:
         if has_counts:
             return ("spotlight",)
-        return tuple(m for m, info in METHODS.items() if set(info.needs) <= given)
+        offered = [m for m, info in METHODS.items() if set(info.needs) <= given]
+        if has_spotlights:
+            offered.remove("spotlight")
+            offered.insert(0, "spotlight")
+        return tuple(offered)
     if isinstance(methods, str):
         methods = [methods]
     chosen = list(dict.fromkeys(methods))

@@ -168,7 +168,7 @@ class ResultStore:
         Raises
         ------
         LookupError
-            When the method has no further result at this size.
+            When the method has no (further) result at this size.
         SearchCancelled
             When ``cancel`` was set.
         """
@@ -210,6 +210,8 @@ class ResultStore:
                 stored.extend(new)
             if rank >= len(stored):
                 info = method_info(method)
+                if rank == 0:
+                    raise LookupError(f"{info.label} found no {info.noun} at this size: none stands out")
                 raise LookupError(f"{info.label} has no further {info.noun} at this size")
             entry = HistoryEntry(size, rank)
             history = self._history[method]

@@ -131,8 +131,10 @@ class SpotlightExplorer(anywidget.AnyWidget):
         Starting spotlight size: a fraction of the data (0.001 to 0.1) or a number of examples.
     methods : sequence of str, optional
         Slice finders offered in the method selector, the first one shown first. Default:
-        "spotlight", "highest-loss", "kmeans", "gmm", "infembed" when ``influence`` is
-        given, and "planespot" and "domino-style" when ``probs`` and ``labels`` are.
+        "pooled" (the best we have measured: ``benchmarks/README.md``), "spotlight",
+        "error-clusters", "highest-loss", "kmeans", "gmm", "infembed" when ``influence``
+        is given, and "planespot" and "domino-style" when ``probs`` and ``labels`` are;
+        the Spotlight first when ``spotlights`` are given, and alone with ``counts``.
         Each keeps its own history and selection.
     method_options : dict, optional
         Keyword options per companion method, passed to ``find_slices``: e.g.
@@ -226,7 +228,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
     size = Size().tag(sync=True)
     # Position of the shown result in the history strip (-1: none yet).
     current = t.Int(-1).tag(sync=True)
-    method = t.Enum((*METHODS, SELECTION.name), "spotlight").tag(sync=True)
+    method = t.Enum((*METHODS, SELECTION.name), next(iter(METHODS))).tag(sync=True)
     tab = t.Enum(TABS, "spotlight").tag(sync=True)
     page = t.Int(0, min=0).tag(sync=True)
     page_size = t.Int(48, min=1, max=500).tag(sync=True)
@@ -317,6 +319,7 @@ class SpotlightExplorer(anywidget.AnyWidget):
             saliency=saliency,
             saliency_threshold=saliency_threshold,
             probe=probe,
+            has_spotlights=spotlights is not None,
         )
         if _comparison is not None:
             inputs = dataclasses.replace(inputs, comparison=_comparison)

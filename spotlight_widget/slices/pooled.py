@@ -94,9 +94,12 @@ def pooled_slices(
         candidates is skipped.
     cluster_options, gmm_options : dict, optional
         Keyword arguments for ``error_clusters`` (``k``, ``z``, ...) and ``gmm_slices``
-        (``k``, ``dim``, ...). The coherence uses the error clusters' neighbours, and the
-        mixture is fitted in the principal directions they were found in (the clusters'
-        ``dims``, 50), reduced to the mixture's own ``dim``.
+        (``k``, ``dim``, ...). The coherence uses the error clusters' neighbours.
+
+    Raises
+    ------
+    ValueError
+        When all losses are equal (nothing can stand out), as the Spotlight does.
 
     Returns
     -------
@@ -112,19 +115,18 @@ def pooled_slices(
     >>> [f.info["source"] for f in found]                           # doctest: +SKIP
     """
     x, loss = _data(embeddings, losses)
+    damped = _damp(loss)
+    mean, spread = float(damped.mean()), float(damped.std())
+    # Constant losses leave only rounding noise in the spread. Said as the Spotlight says
+    # it: as the explorer's first method, this is the message a user sees.
+    if not spread > 1e-9 * max(1.0, abs(mean)):
+        raise ValueError("all losses are equal: no region of the data does worse than another")
     clusters, near = clusters_and_neighbours(
         x, loss, n=n, size=size, seed=seed, progress=progress, cancel=cancel, stages=STAGES, **(cluster_options or {})
     )
     _report(progress, cancel, 4, STAGES, "mixture")
-    # The mixture is fitted in the principal directions the neighbours were found in: the
-    # embeddings' own projection would cost as much again (1.6 s of 4.5 at 50,000 x 512).
-    components = gmm_slices(near.points.numpy(), loss, n=n, size=size, seed=seed, cancel=cancel, **(gmm_options or {}))
+    components = gmm_slices(x, loss, n=n, size=size, seed=seed, cancel=cancel, **(gmm_options or {}))
     _report(progress, cancel, 5, STAGES, "ranking")
-    damped = _damp(loss)
-    mean, spread = float(damped.mean()), float(damped.std())
-    # Constant losses leave only rounding noise in the spread: nothing stands out.
-    if not spread > 1e-9 * max(1.0, abs(mean)):
-        return []
     pool = []
     for candidate in [*clusters, *components]:
         members = np.asarray(candidate.top_indices, dtype=np.int64)
