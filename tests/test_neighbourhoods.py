@@ -84,3 +84,12 @@ def test_standardised_points_are_centred_with_unit_mean_norm():
     assert points.shape == (500, 10)
     assert points.mean(0).abs().max() < 1e-4
     assert points.norm(dim=1).mean() == pytest.approx(1.0, rel=1e-5)
+
+
+def test_clearing_the_cache_forces_a_new_search():
+    x = _blobs(n=300, dim=12).numpy()
+    first = nb.neighbourhoods(x, k=6, dims=4, seed=0)
+    nb.clear_cache()
+    again = nb.neighbourhoods(x, k=6, dims=4, seed=0)
+    assert again is not first
+    np.testing.assert_array_equal(np.sort(again.indices, 1), np.sort(first.indices, 1))

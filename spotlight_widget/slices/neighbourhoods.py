@@ -88,6 +88,13 @@ def neighbourhoods(x_np: np.ndarray, *, k: int, dims: int, seed: int, cancel: An
     return found
 
 
+def clear_cache() -> None:
+    """Forget the last search (it holds about (dims + k) x 4 bytes per example)."""
+    global _last
+    with _lock:
+        _last = None
+
+
 def standardise(x: torch.Tensor, dims: int, seed: int) -> torch.Tensor:
     """Centred, reduced to ``dims`` principal directions, scaled to unit mean norm (float32)."""
     x = x.float() - x.float().mean(0)
