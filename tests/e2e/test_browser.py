@@ -25,7 +25,10 @@ d = planted_clusters(n_rows=1200, dim=16, n_clusters=8, fractions=(0.05,), seed=
 rng = np.random.default_rng(0)
 images = rng.integers(0, 256, size=(1200, 16, 16, 3), dtype=np.uint8)
 labels = np.array(["<img src=x onerror=window.__pwned=1>", "<script>window.__pwned=1</script>"])[d.cluster % 2]
-ex = SpotlightExplorer(d.embeddings, d.losses, images, labels=labels, predictions=labels[::-1], size=0.05, coords="pca")
+ex = SpotlightExplorer(
+    d.embeddings, d.losses, images, labels=labels, predictions=labels[::-1], size=0.05, coords="pca",
+    methods=["spotlight", "pooled", "kmeans", "gmm"],
+)
 
 def dump(_=None):
     pathlib.Path(STATE).write_text(json.dumps({"selected": list(ex.selected), "history": len(ex.history),
@@ -175,7 +178,7 @@ def _():
 
     d = planted_clusters(n_rows=800, dim=16, n_clusters=8, fractions=(0.05,), seed=4)
     images = np.random.default_rng(0).integers(0, 256, size=(800, 16, 16), dtype=np.uint8)
-    ex = SpotlightExplorer(d.embeddings, d.losses, images, size=0.05, coords="pca")
+    ex = SpotlightExplorer(d.embeddings, d.losses, images, size=0.05, coords="pca", methods=["spotlight", "pooled"])
     ex.wait()
     widget = mo.ui.anywidget(ex)
     widget

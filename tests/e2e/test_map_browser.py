@@ -19,7 +19,7 @@ from spotlight_widget import SpotlightExplorer
 from spotlight_widget.synthetic import planted_clusters
 
 d = planted_clusters(n_rows=3000, dim=16, n_clusters=8, fractions=(0.05,), seed=5)
-ex = SpotlightExplorer(d.embeddings, d.losses, labels=d.cluster, size=0.05, coords="pca")
+ex = SpotlightExplorer(d.embeddings, d.losses, labels=d.cluster, size=0.05, coords="pca", methods=["spotlight", "pooled"])
 np.save(COORDS, ex.coords)
 
 def dump(_=None):

@@ -30,7 +30,15 @@ def report(tmp_path_factory):
     )
     names = [HOSTILE, "one", "two"]
     ex = SpotlightExplorer(
-        d.embeddings, d.losses, images, metadata=meta, labels=d.cluster % 3, class_names=names, size=15, coords=None
+        d.embeddings,
+        d.losses,
+        images,
+        metadata=meta,
+        labels=d.cluster % 3,
+        class_names=names,
+        size=15,
+        coords=None,
+        methods=["spotlight", "kmeans"],
     )
     try:
         ex.next()
