@@ -25,34 +25,30 @@ from spotlight_widget.slices import find_slices
 
 from .infembed_diagnosis import DEFAULT_CACHES, find_cases
 from .methods import slice_size
-from .metrics import MIN_ERROR, discovery, error_rates, mean_and_se
+from .metrics import mean_and_se, score_groups
 from .runner import N_SLICES
 
 
-def _kept(groups: Sequence[np.ndarray], errors: np.ndarray) -> list[np.ndarray]:
-    """The groups that pass the benchmark's error filter."""
-    return [g for g, r in zip(groups, error_rates(groups, errors), strict=True) if r >= MIN_ERROR]
-
-
-def _groups(found: Sequence[object]) -> list[np.ndarray]:
-    return [np.asarray(s.top_indices, dtype=np.int64) for s in found]
+def _dr_fdr(found: Sequence[object], view) -> tuple[float, float]:
+    """DR and FDR at 0.8/0.8 of these results' groups, after the benchmark's error filter."""
+    groups = [np.asarray(s.top_indices, dtype=np.int64) for s in found]
+    scores = score_groups(groups, [b for b in view.blindspots if b.size], view.errors)
+    return scores["dr@0.8/0.8"], scores["fdr@0.8/0.8"]
 
 
 def ceilings(view, *, seed: int, extras: Sequence[int]) -> dict[str, float]:
     """DR at 0.8/0.8 of ``pooled`` and of every candidate of pools of n + extra per source."""
-    blindspots = [b for b in view.blindspots if b.size]
     size = slice_size(view)
     row = {}
     pooled = find_slices("pooled", view.embeddings, view.losses, n=N_SLICES, size=size, seed=seed)
-    found = discovery(_kept(_groups(pooled), view.errors), blindspots)
-    row["pooled (its 10 groups)"], row["pooled's FDR"] = found.dr, found.fdr
+    row["pooled (its 10 groups)"], row["pooled's FDR"] = _dr_fdr(pooled, view)
     for extra in extras:
         n = N_SLICES + extra
         pool = [
             *find_slices("error-clusters", view.embeddings, view.losses, n=n, size=size, seed=seed),
             *find_slices("gmm", view.embeddings, view.losses, n=n, size=size, seed=seed),
         ]
-        row[f"every candidate, n + {extra} per source"] = discovery(_kept(_groups(pool), view.errors), blindspots).dr
+        row[f"every candidate, n + {extra} per source"] = _dr_fdr(pool, view)[0]
     return row
 
 
