@@ -6,8 +6,8 @@ the neighbours are searched cell by cell instead (an inverted file, as vector da
 do): K-means cuts the points into about sqrt(N) cells, and each cell's points look for
 their neighbours only among the points of the ``PROBE`` cells nearest to it. Failures are
 regions of embedding space, so their members' neighbours lie in the same or adjacent
-cells; measured on planted clusters at 50,000 x 512 (``benchmarks/README.md``), 99.8 % of
-the exact neighbours are found at a fifth of the time. On structureless data (isotropic
+cells; measured on planted clusters at 50,000 x 512 (``benchmarks/README.md``), 99.96 % of
+the exact neighbours are found in a quarter of the time. On structureless data (isotropic
 noise) far fewer are, but there neighbourhoods carry no failure to find.
 
 The search depends on the embeddings but not on the losses or the requested size, so the
