@@ -25,9 +25,11 @@ def test_finds_both_failures_without_near_duplicates(small_and_large_failures):
     found = pooled_slices(x, losses, n=6, size=60)
     assert cover(found, groups[0]) >= 0.9
     assert cover(found, groups[1]) >= 0.9
-    assert all(iou(a.top_indices, b.top_indices) <= 0.5 for a, b in itertools.combinations(found, 2))
+    distinct = [f for f in found if f.info["alternative_to"] is None]
+    assert all(iou(a.top_indices, b.top_indices) <= 0.5 for a, b in itertools.combinations(distinct, 2))
+    assert found[: len(distinct)] == distinct
+    assert all(a.score >= b.score for a, b in itertools.pairwise(distinct))
     assert [f.rank for f in found] == list(range(len(found)))
-    assert all(a.score >= b.score for a, b in itertools.pairwise(found))
     assert {f.info["source"] for f in found} <= {"error-clusters", "gmm"}
     assert all(f.method == "pooled" and 0 <= f.info["coherence"] <= 1 for f in found)
     # The two failures are the worst results: pure and closed neighbourhoods.
@@ -76,19 +78,44 @@ def test_coherent_regions_rank_above_a_scattered_set_of_equal_loss(blob_and_scat
     assert scattered.rank >= 2
 
 
-def test_near_duplicates_and_bridges_are_skipped_but_a_container_is_kept(blob_and_scatter):
+def test_bridges_are_skipped_near_duplicates_come_last_and_a_container_is_kept(blob_and_scatter):
     x, losses, blob, second, scatter, container = blob_and_scatter
     found = pooled_slices(x, losses, n=10, size=60, cluster_options={"split_above": None})
     kept = [set(f.top_indices.tolist()) for f in found]
     assert set(blob.tolist()) in kept and set(second.tolist()) in kept
-    # The near-duplicate of the blob (IoU 50/65) and the set straddling both blobs are gone.
-    assert not any(len(k & set(blob.tolist())) == 50 and len(k) == 55 for k in kept)
+    # The set straddling both blobs is gone.
     assert not any(len(k) == 60 and len(k & set(blob.tolist())) == 30 for k in kept)
     # A component holding the second blob among 200 others overlaps it by 60 / 260: kept.
     assert set(container.tolist()) in kept
-    # Relaxed thresholds keep them.
+    # The near-duplicate of the blob (IoU 50/65) comes after every distinct region, as an
+    # alternative to the blob's.
+    last = found[-1]
+    assert len(last.top_indices) == 55 and np.isin(last.top_indices, blob).sum() == 50
+    blob_rank = next(f.rank for f in found if set(f.top_indices.tolist()) == set(blob.tolist()))
+    assert last.info["alternative_to"] == blob_rank
+    assert all(f.info["alternative_to"] is None for f in found[:-1])
+    # Without room for it, it is the one left out.
+    fewer = pooled_slices(x, losses, n=len(found) - 1, size=60, cluster_options={"split_above": None})
+    assert [set(f.top_indices.tolist()) for f in fewer] == kept[:-1]
+    # Relaxed thresholds keep the bridge and make the near-duplicate a distinct region.
     loose = pooled_slices(x, losses, n=10, size=60, max_overlap=1.0, bridge=1.0, cluster_options={"split_above": None})
-    assert len(loose) == len(found) + 2
+    assert len(loose) == len(found) + 1
+    assert all(f.info["alternative_to"] is None for f in loose)
+
+
+def test_regions_that_do_no_worse_than_the_data_are_never_returned(monkeypatch):
+    rng = np.random.default_rng(6)
+    x = rng.normal(size=(N, 6)).astype(np.float32)
+    blob = np.arange(60)
+    x[blob] += 5.0
+    losses = rng.gamma(1.0, 0.1, size=N)
+    losses[blob] += 3.0
+    easy = np.argsort(losses)[:80]
+    monkeypatch.setattr(pooled_module, "gmm_slices", lambda *a, **k: crafted(x, losses, [easy]))
+    found = pooled_slices(x, losses, n=10, size=60)
+    assert found and all(f.info["effect"] > 0 for f in found)
+    assert not any(np.isin(f.top_indices, easy).all() for f in found)
+    assert cover(found, blob) >= 0.9
 
 
 def test_signed_losses_find_where_a_new_model_is_worse(small_and_large_failures):

@@ -12,10 +12,15 @@ examples of every class), which no neighbourhood does. ``pooled_slices`` asks bo
    ``k`` nearest neighbours that are members too. A candidate that mixes a failure with
    unrelated examples, or cuts a failure's neighbourhood in half, loses on one or the
    other.
-2. Candidates are taken best first, skipping one that is a near-duplicate of a candidate
-   already taken (intersection over union above ``max_overlap``) and one that shares at
-   least ``bridge`` of its members with each of two taken candidates: it straddles two
-   failures already reported apart.
+2. Candidates are taken best first, skipping one whose members do no worse than the data
+   on average (no failure at all), one that shares at least ``bridge`` of its members with
+   each of two taken candidates (it straddles two failures already reported apart), and,
+   for now, one that is a near-duplicate of a candidate already taken (intersection over
+   union above ``max_overlap``).
+3. Slots left once the distinct candidates run out go to those near-duplicates, best first:
+   another cut of a failure already reported, often a purer one (a mixture component inside
+   an error cluster that also holds a neighbouring failure's edge). Each says which result
+   it is an alternative to.
 
 Measured (``benchmarks/README.md``): on SpotCheck and on the discovery suite the best of
 the methods here, above both its sources and the Spotlight.
@@ -77,8 +82,8 @@ def pooled_slices(
         Per-example losses (signed values, e.g. two models' difference, are shifted to
         start at 0 before damping, as ``error_clusters`` does).
     n : int
-        Most results returned (each source is asked for ``n``); fewer when the pool,
-        once near-duplicates are dropped, holds fewer.
+        Most results returned (each source is asked for ``n``); fewer when the pool holds
+        fewer candidates that do worse than the data on average.
     size : float or int
         S, a fraction of the data or a count: the scale of both sources (the clusters'
         smallest size and cut size, the mixture's number of components).
@@ -88,7 +93,7 @@ def pooled_slices(
         As for every finder (``find_slices``).
     max_overlap : float
         A candidate whose intersection over union with one already taken exceeds this is
-        a near-duplicate and is skipped.
+        a near-duplicate: returned only in slots no distinct candidate fills.
     bridge : float
         A candidate sharing at least this share of its members with each of two taken
         candidates is skipped.
@@ -107,7 +112,9 @@ def pooled_slices(
         Method "pooled", each with its source's weights (hard clusters, soft mixture
         components: members are the ``top_indices``), ``score`` its effect x
         sqrt(members x coherence), and ``info`` with ``source`` ("error-clusters" or "gmm"),
-        ``effect``, ``coherence`` and the source's own details.
+        ``effect``, ``coherence``, ``alternative_to`` (None for a distinct region; for a
+        near-duplicate, the rank of the result it overlaps most) and the source's own
+        details. Distinct regions come first, worst first; then alternatives, worst first.
 
     Examples
     --------
@@ -135,12 +142,25 @@ def pooled_slices(
         pool.append((effect * np.sqrt(members.size * coherence), effect, coherence, members, candidate))
     pool.sort(key=lambda p: -p[0])
     chosen: list[tuple[float, float, float, np.ndarray, SliceLike]] = []
+    alternatives = []
     for entry in pool:
         if len(chosen) == n:
             break
-        if _duplicate(entry[3], [c[3] for c in chosen], max_overlap, bridge):
+        if entry[1] <= 0:
             continue
-        chosen.append(entry)
+        iou, shared = _overlaps(entry[3], [c[3] for c in chosen])
+        if np.count_nonzero(shared >= bridge) >= 2:
+            continue
+        if iou.size and iou.max() > max_overlap:
+            alternatives.append(entry)
+        else:
+            chosen.append(entry)
+    distinct = len(chosen)
+    for entry in alternatives:
+        if len(chosen) == n:
+            break
+        if _overlaps(entry[3], [c[3] for c in chosen])[0].max() < 1:
+            chosen.append(entry)
     return [
         Slice(
             "pooled",
@@ -148,9 +168,17 @@ def pooled_slices(
             loss,
             rank=rank,
             score=score,
-            info={**candidate.info, "source": candidate.method, "effect": effect, "coherence": coherence},
+            info={
+                **candidate.info,
+                "source": candidate.method,
+                "effect": effect,
+                "coherence": coherence,
+                "alternative_to": None
+                if rank < distinct
+                else int(np.argmax(_overlaps(members, [c[3] for c in chosen[:distinct]])[0])),
+            },
         )
-        for rank, (score, effect, coherence, _, candidate) in enumerate(chosen)
+        for rank, (score, effect, coherence, members, candidate) in enumerate(chosen)
     ]
 
 
@@ -161,12 +189,8 @@ def _coherence(members: np.ndarray, neighbours: np.ndarray) -> float:
     return float(inside[neighbours[members]].mean())
 
 
-def _duplicate(members: np.ndarray, taken: list[np.ndarray], max_overlap: float, bridge: float) -> bool:
-    """A near-duplicate of one taken candidate, or a bridge between two."""
-    bridged = 0
-    for other in taken:
-        common = np.intersect1d(members, other, assume_unique=True).size
-        if common / (members.size + other.size - common) > max_overlap:
-            return True
-        bridged += common >= bridge * members.size
-    return bridged >= 2
+def _overlaps(members: np.ndarray, taken: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """Intersection over union with each taken candidate, and the share of ``members`` in it."""
+    common = np.array([np.intersect1d(members, other, assume_unique=True).size for other in taken], dtype=np.float64)
+    sizes = np.array([other.size for other in taken], dtype=np.float64)
+    return common / (members.size + sizes - common), common / members.size
