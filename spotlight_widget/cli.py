@@ -1,4 +1,6 @@
-"""Command line: ``spotlight-widget find EMB LOSSES --size 0.02 -n 5 -o spotlights.csv``."""
+"""Command line: ``spotlight-widget find EMB LOSSES --size 0.02 -n 5 -o spotlights.csv``
+(the Spotlight) and ``spotlight-widget slices EMB LOSSES -o slices.csv`` (any slice finder,
+by default the explorer's first, the pooled regions)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .engine import SearchProgress, find_spotlights
+from .slices.result import FRAME_COLUMNS
 
 _READABLE = (".npy", ".csv", ".parquet")
 
@@ -86,7 +89,38 @@ def build_parser() -> argparse.ArgumentParser:
     find.add_argument("--counts", type=Path, help="optional (N,) multiplicity of each example")
     add_search_options(find)
     find.add_argument("--device", help="torch device, e.g. cpu or cuda (default: CUDA when available)")
+    add_slices_command(sub)
     return parser
+
+
+def add_slices_command(sub: argparse._SubParsersAction) -> None:
+    """``slices``: any registered slice finder, as ``find_slices`` runs it."""
+    from .slices import available_methods
+
+    slices = sub.add_parser(
+        "slices",
+        help="find slices with any method (default: pooled regions, the explorer's first)",
+        description="Run one slice finder (find_slices) and write one row per (slice, member example).",
+    )
+    slices.add_argument("embeddings", type=Path, help="(N, d) embeddings: .npy, .csv or .parquet")
+    slices.add_argument("losses", type=Path, help="(N,) per-example losses: .npy, .csv or .parquet")
+    slices.add_argument("-o", "--output", type=Path, required=True, help="output file: .csv or .parquet")
+    slices.add_argument(
+        "--method", choices=available_methods(), default="pooled", help="slice finder (default: pooled)"
+    )
+    slices.add_argument(
+        "--size",
+        type=_parse_size,
+        default=0.02,
+        help="S: a fraction in (0, 1) or a number of examples; the scale of every method (default: 0.02)",
+    )
+    slices.add_argument("-n", "--n", dest="n", type=int, default=5, help="most slices returned (default: 5)")
+    slices.add_argument("--labels", type=Path, help="(N,) true class ids, for planespot and domino-style")
+    slices.add_argument("--probs", type=Path, help="(N, C) or (N,) predicted probabilities, for the same")
+    slices.add_argument("--loss-column", help="column of the loss file to use (tables)")
+    slices.add_argument("--labels-column", help="column of the label file to use (tables)")
+    slices.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    slices.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
 
 
 def add_search_options(find: argparse.ArgumentParser) -> None:
@@ -123,15 +157,16 @@ def _progress_bar(quiet: bool):
     def update(p: SearchProgress) -> None:
         bar.total = p.total
         bar.n = p.step
-        bar.set_description(f"{p.stage} objective {p.objective:.4g}")
+        # Slice finders report stages without an objective (NaN).
+        objective = f" objective {p.objective:.4g}" if np.isfinite(p.objective) else ""
+        bar.set_description(f"{p.stage}{objective}")
         bar.refresh()
 
     return update, bar.close
 
 
 def run_find(args: argparse.Namespace) -> int:
-    if args.output.suffix.lower() not in (".csv", ".parquet"):
-        raise CliError(f"{args.output}: output must end in .csv or .parquet")
+    _check_output(args.output)
     emb = read_table(args.embeddings)
     losses = read_table(args.losses, column=args.loss_column, vector=True)
     counts = None if args.counts is None else read_table(args.counts, column=args.counts_column, vector=True)
@@ -168,18 +203,72 @@ def run_find(args: argparse.Namespace) -> int:
                     f"{len(sp.indices)} members",
                     file=sys.stderr,
                 )
-    out = pd.concat(frames, ignore_index=True)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    if args.output.suffix.lower() == ".csv":
-        out.to_csv(args.output, index=False)
+    _write(pd.concat(frames, ignore_index=True), args.output, args.quiet)
+    return 0
+
+
+def run_slices(args: argparse.Namespace) -> int:
+    from .slices import find_slices
+
+    _check_output(args.output)
+    emb = read_table(args.embeddings)
+    losses = read_table(args.losses, column=args.loss_column, vector=True)
+    labels = None if args.labels is None else read_table(args.labels, column=args.labels_column, vector=True)
+    probs = None if args.probs is None else read_table(args.probs)
+    progress, close = _progress_bar(args.quiet)
+    try:
+        found = find_slices(
+            args.method,
+            emb,
+            losses,
+            n=args.n,
+            size=args.size,
+            seed=args.seed,
+            labels=labels,
+            probs=probs,
+            progress=progress,
+        )
+    finally:
+        close()
+    import pandas as pd
+
+    frames = []
+    for result in found:
+        frame = result.to_frame()
+        frame.insert(0, "slice", result.rank)
+        frames.append(frame)
+        if not args.quiet:
+            print(
+                f"slice {result.rank}: {len(result.top_indices)} examples, mean loss {result.top_loss:.4g} "
+                f"vs {float(np.mean(losses)):.4g} overall",
+                file=sys.stderr,
+            )
+    if frames:
+        out = pd.concat(frames, ignore_index=True)
+    else:
+        out = pd.DataFrame(columns=["slice", *FRAME_COLUMNS])
+        if not args.quiet:
+            print(f"{args.method} found no slice at this size: none stands out", file=sys.stderr)
+    _write(out, args.output, args.quiet)
+    return 0
+
+
+def _check_output(path: Path) -> None:
+    if path.suffix.lower() not in (".csv", ".parquet"):
+        raise CliError(f"{path}: output must end in .csv or .parquet")
+
+
+def _write(out, path: Path, quiet: bool) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix.lower() == ".csv":
+        out.to_csv(path, index=False)
     else:
         try:
-            out.to_parquet(args.output, index=False)
+            out.to_parquet(path, index=False)
         except ImportError as exc:
             raise CliError(f"writing parquet needs pyarrow: pip install 'spotlight-widget[io]' ({exc})") from exc
-    if not args.quiet:
-        print(f"wrote {len(out)} rows to {args.output}", file=sys.stderr)
-    return 0
+    if not quiet:
+        print(f"wrote {len(out)} rows to {path}", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -189,6 +278,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "find":
             return run_find(args)
+        if args.command == "slices":
+            return run_slices(args)
     except (CliError, ValueError, TypeError) as exc:
         print(f"spotlight-widget: error: {exc}", file=sys.stderr)
         return 2

@@ -124,3 +124,59 @@ def test_console_script_runs_with_a_progress_bar(files):
     assert proc.returncode == 0, proc.stderr
     assert "step" in proc.stderr and "objective" in proc.stderr
     assert out.exists()
+
+
+def test_slices_writes_the_pooled_regions_by_default(files, planted, capsys):
+    tmp, emb, loss = files
+    out = tmp / "slices.csv"
+    assert main(["slices", str(emb), str(loss), "--size", "0.02", "-n", "3", "-o", str(out)]) == 0
+    frame = pd.read_csv(out)
+    assert list(frame.columns) == ["slice", "index", "weight", "loss", "count", "in_top"]
+    assert sorted(frame["slice"].unique()) == list(range(frame["slice"].nunique()))
+    first = frame[frame["slice"] == 0]
+    assert np.isin(first["index"], planted.planted[0]).mean() >= 0.8
+    np.testing.assert_allclose(frame["loss"], planted.losses[frame["index"]], rtol=1e-6)
+    err = capsys.readouterr().err
+    assert "slice 0:" in err and "wrote" in err and "objective" not in err
+
+
+def test_slices_runs_a_named_method_with_predictions(tmp_path, planted):
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 2, size=3000)
+    probs = np.where(labels == 1, 0.9, 0.1)
+    probs[planted.planted[0]] = 1 - probs[planted.planted[0]]
+    np.save(tmp_path / "emb.npy", planted.embeddings)
+    np.save(tmp_path / "loss.npy", planted.losses)
+    pd.DataFrame({"id": np.arange(3000), "label": labels}).to_csv(tmp_path / "labels.csv", index=False)
+    np.save(tmp_path / "probs.npy", probs)
+    out = tmp_path / "o.parquet"
+    argv = ["slices", str(tmp_path / "emb.npy"), str(tmp_path / "loss.npy"), "--method", "domino-style"]
+    argv += [
+        "--labels",
+        str(tmp_path / "labels.csv"),
+        "--labels-column",
+        "label",
+        "--probs",
+        str(tmp_path / "probs.npy"),
+    ]
+    assert main([*argv, "-n", "2", "-o", str(out), "-q"]) == 0
+    frame = pd.read_parquet(out)
+    assert 1 <= frame["slice"].nunique() <= 2
+
+
+def test_slices_errors_are_one_line_messages(files, capsys):
+    tmp, emb, loss = files
+    np.save(tmp / "same.npy", np.ones(3000))
+    np.save(tmp / "short.npy", np.zeros(10))
+    cases = [
+        (["slices", str(emb), str(tmp / "same.npy")], "all losses are equal"),
+        (["slices", str(emb), str(loss), "--probs", str(tmp / "short.npy")], "probs has 10 entries but the losses have 3000"),
+        (["slices", str(emb), str(loss), "--size", "3000"], "must be smaller than the data"),
+    ]
+    for argv, message in cases:
+        assert main([*argv, "-o", str(tmp / "o.csv"), "-q"]) == 2
+        err = capsys.readouterr().err
+        assert message in err and "Traceback" not in err
+    with pytest.raises(SystemExit):
+        main(["slices", str(emb), str(loss), "--method", "no-such", "-o", str(tmp / "o.csv")])
+    assert "invalid choice" in capsys.readouterr().err
