@@ -170,7 +170,10 @@ def test_slices_errors_are_one_line_messages(files, capsys):
     np.save(tmp / "short.npy", np.zeros(10))
     cases = [
         (["slices", str(emb), str(tmp / "same.npy")], "all losses are equal"),
-        (["slices", str(emb), str(loss), "--probs", str(tmp / "short.npy")], "probs has 10 entries but the losses have 3000"),
+        (
+            ["slices", str(emb), str(loss), "--probs", str(tmp / "short.npy")],
+            "probs has 10 entries but the losses have 3000",
+        ),
         (["slices", str(emb), str(loss), "--size", "3000"], "must be smaller than the data"),
     ]
     for argv, message in cases:

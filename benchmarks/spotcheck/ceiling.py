@@ -95,9 +95,9 @@ def ceilings(view, *, seed: int, extras: Sequence[int], tree: bool = False) -> d
         nodes = tree_nodes(view, size=size, seed=seed)
         blindspots = [b for b in view.blindspots if b.size]
         row["Ward tree nodes alone"] = score_groups(nodes, blindspots, view.errors)["dr@0.8/0.8"] if nodes else 0.0
-        row["every candidate, n per source, + Ward tree nodes"] = score_groups(
-            groups + nodes, blindspots, view.errors
-        )["dr@0.8/0.8"]
+        row["every candidate, n per source, + Ward tree nodes"] = score_groups(groups + nodes, blindspots, view.errors)[
+            "dr@0.8/0.8"
+        ]
     return row
 
 
