@@ -1,4 +1,4 @@
-"""Pooled regions: error clusters and mixture components ranked together, near-duplicates dropped."""
+"""Pooled regions: error clusters and mixture components ranked together, near-duplicates last."""
 
 import itertools
 import threading
@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from spotlight_widget import SearchCancelled, SpotlightExplorer, find_slices
+from spotlight_widget.explorer.payloads import alternative_text
 from spotlight_widget.slices import Slice, pooled_slices
 from spotlight_widget.slices import pooled as pooled_module
 
@@ -94,6 +95,9 @@ def test_bridges_are_skipped_near_duplicates_come_last_and_a_container_is_kept(b
     blob_rank = next(f.rank for f in found if set(f.top_indices.tolist()) == set(blob.tolist()))
     assert last.info["alternative_to"] == blob_rank
     assert all(f.info["alternative_to"] is None for f in found[:-1])
+    # The explorer's caption says so.
+    assert alternative_text(last) == f"another cut of region {blob_rank}"
+    assert alternative_text(found[0]) == ""
     # Without room for it, it is the one left out.
     fewer = pooled_slices(x, losses, n=len(found) - 1, size=60, cluster_options={"split_above": None})
     assert [set(f.top_indices.tolist()) for f in fewer] == kept[:-1]

@@ -45,7 +45,7 @@ METHODS = {
         "Pooled regions",
         "region",
         "Error clusters and Gaussian-mixture components in one ranking: high loss in closed neighbourhoods first, "
-        "near-duplicates dropped",
+        "near-duplicates last",
     ),
     "spotlight": MethodInfo(
         "spotlight",

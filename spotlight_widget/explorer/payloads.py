@@ -17,7 +17,7 @@ from ..slices import SliceLike
 from ..slices.result import members_frame
 from .arrange import Arrangement, arrange
 from .inputs import ExplorerInputs, display
-from .methods import method_info
+from .methods import METHODS, method_info
 from .probing import image_shape
 from .store import MethodView
 
@@ -28,11 +28,24 @@ TEXT_PREVIEW = 400
 def caption_of(inputs: ExplorerInputs, result: SliceLike) -> str:
     """The one-line description of a result the history strip shows (plain text).
 
-    A comparison's caption starts with both models' mean loss over the result's top S.
+    A comparison's caption starts with both models' mean loss over the result's top S; a
+    pooled region shown because no distinct one was left starts with the region it is
+    another cut of.
     """
     text = caption(result, inputs.metadata, labels=inputs.named("labels"), predictions=inputs.named("predictions"))
-    versus = comparison_text(inputs, result)
-    return f"{versus}; {text}" if versus and text else versus or text
+    parts = [comparison_text(inputs, result), alternative_text(result), text]
+    return "; ".join(part for part in parts if part)
+
+
+def alternative_text(result: SliceLike) -> str:
+    """ "another cut of region 1" for a near-duplicate the pooled regions return last ("" otherwise)."""
+    info = getattr(result, "info", None) or {}
+    rank = info.get("alternative_to")
+    if rank is None:
+        return ""
+    method = getattr(result, "method", "")
+    noun = method_info(method).noun if method in METHODS else "result"
+    return f"another cut of {noun} {int(rank)}"
 
 
 def comparison_text(inputs: ExplorerInputs, result: SliceLike) -> str:
