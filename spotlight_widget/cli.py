@@ -83,14 +83,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="find spotlights in embeddings and losses",
         description="Find sequential spotlights and write one row per (spotlight, member example).",
     )
-    find.add_argument("embeddings", type=Path, help="(N, d) embeddings: .npy, .csv or .parquet")
-    find.add_argument("losses", type=Path, help="(N,) per-example losses: .npy, .csv or .parquet")
-    find.add_argument("-o", "--output", type=Path, required=True, help="output file: .csv or .parquet")
+    _add_files(find)
     find.add_argument("--counts", type=Path, help="optional (N,) multiplicity of each example")
     add_search_options(find)
     find.add_argument("--device", help="torch device, e.g. cpu or cuda (default: CUDA when available)")
     add_slices_command(sub)
     return parser
+
+
+def _add_files(command: argparse.ArgumentParser) -> None:
+    command.add_argument("embeddings", type=Path, help="(N, d) embeddings: .npy, .csv or .parquet")
+    command.add_argument("losses", type=Path, help="(N,) per-example losses: .npy, .csv or .parquet")
+    command.add_argument("-o", "--output", type=Path, required=True, help="output file: .csv or .parquet")
 
 
 def add_slices_command(sub: argparse._SubParsersAction) -> None:
@@ -102,9 +106,7 @@ def add_slices_command(sub: argparse._SubParsersAction) -> None:
         help="find slices with any method (default: pooled regions, the explorer's first)",
         description="Run one slice finder (find_slices) and write one row per (slice, member example).",
     )
-    slices.add_argument("embeddings", type=Path, help="(N, d) embeddings: .npy, .csv or .parquet")
-    slices.add_argument("losses", type=Path, help="(N,) per-example losses: .npy, .csv or .parquet")
-    slices.add_argument("-o", "--output", type=Path, required=True, help="output file: .csv or .parquet")
+    _add_files(slices)
     slices.add_argument(
         "--method", choices=available_methods(), default="pooled", help="slice finder (default: pooled)"
     )
