@@ -152,8 +152,10 @@ def drive(page, url, state):
     wait_for_images(page)
     assert page.locator(".spotlight-widget .sw-card.sw-selected").count() == 0
     page.locator(".spotlight-widget .sw-method-select").select_option("spotlight")
-    back = python_state(state, lambda s: s["method"] == "spotlight" and s["history"] == 3)
-    assert back["selected"] == selected
+    # The kernel writes its state on each trait change while it republishes, so wait for
+    # the selection too rather than read the first state with the history back.
+    back = python_state(state, lambda s: s["method"] == "spotlight" and s["selected"] == selected)
+    assert back["history"] == 3
 
     # Untrusted labels were shown as text, never run.
     assert page.evaluate("window.__pwned") is None
