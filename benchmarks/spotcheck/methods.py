@@ -32,14 +32,9 @@ SLICE_FRACTION = 0.02
 DOMINO_SPOTLIGHT = {"steps": 1000, "lr": 1e-3, "n": 5}
 
 
-
-
-
 def slice_size(audit: Audit) -> int:
     """S: 2 % of the rows evaluated, at least 2."""
     return max(2, round(SLICE_FRACTION * audit.n_rows))
-
-
 
 
 def oracle(audit: Audit, *, n: int, seed: int) -> list[Slice]:
