@@ -498,3 +498,24 @@ def test_counts_keep_to_the_methods_that_honour_them(data):
     assert ex.wait(60) and [m["name"] for m in ex.methods] == ["spotlight"]
     with pytest.raises(ValueError, match="kmeans cannot take counts"):
         SpotlightExplorer(d.embeddings, d.losses, counts=counts, methods=["spotlight", "kmeans"])
+
+
+@pytest.mark.parametrize("offered", [["error-clusters", "spotlight"], ["error-clusters"]])
+def test_a_method_that_finds_nothing_says_so_and_names_the_spotlight_when_offered(offered):
+    # Losses drawn at random: no neighbourhood's loss stands out, so error clusters find
+    # nothing, where the Spotlight would still return its best ball.
+    rng = np.random.default_rng(2)
+    ex = SpotlightExplorer(rng.normal(size=(600, 8)), rng.random(600), coords=None, size=30, methods=offered)
+    try:
+        assert ex.wait(60)
+        assert ex.status["state"] == "error"
+        assert "Error clusters found no cluster at this size: none stands out" in ex.error
+        assert ("the Spotlight, in the method selector" in ex.error) == ("spotlight" in offered)
+        with pytest.raises(LookupError, match="no cluster has been found yet"):
+            _ = ex.spotlight
+        if "spotlight" in offered:
+            ex.method = "spotlight"
+            assert ex.wait(60)
+            assert ex.spotlight.rank == 0
+    finally:
+        ex.close()

@@ -25,6 +25,10 @@ from .methods import SELECTION, method_info
 _BATCH = 5
 
 
+class NothingStandsOut(LookupError):
+    """A method found no result at all at a size (not just no further one)."""
+
+
 @dataclass(frozen=True)
 class HistoryEntry:
     """One result the user has seen: its size key and its rank in that size's sequence."""
@@ -211,7 +215,7 @@ class ResultStore:
             if rank >= len(stored):
                 info = method_info(method)
                 if rank == 0:
-                    raise LookupError(f"{info.label} found no {info.noun} at this size: none stands out")
+                    raise NothingStandsOut(f"{info.label} found no {info.noun} at this size: none stands out")
                 raise LookupError(f"{info.label} has no further {info.noun} at this size")
             entry = HistoryEntry(size, rank)
             history = self._history[method]

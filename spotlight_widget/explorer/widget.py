@@ -50,7 +50,7 @@ from .methods import METHODS, PUBLISHED, SELECTION, method_info
 from .overlays import OVERLAYS
 from .probing import probe_region
 from .report import view_figure
-from .store import MethodView, ResultStore, opponents_of
+from .store import MethodView, NothingStandsOut, ResultStore, opponents_of
 from .worker import BackgroundTask, SearchQueue, SearchRequest
 
 STATIC = pathlib.Path(__file__).resolve().parent.parent / "static"
@@ -1185,7 +1185,12 @@ class SpotlightExplorer(anywidget.AnyWidget):
     def _search_failed(self, request: SearchRequest, exc: BaseException) -> None:
         if not isinstance(exc, LookupError):
             log.error("%s failed", _doing(request), exc_info=exc)
-        self._failures.append(f"{_doing(request)} failed: {exc}")
+        message = f"{_doing(request)} failed: {exc}"
+        # The methods that cluster return nothing where nothing stands out; the Spotlight
+        # always returns its best region, which may still be worth a look.
+        if isinstance(exc, NothingStandsOut) and request.method != "spotlight" and "spotlight" in self._offered():
+            message += "; the Spotlight, in the method selector, always shows its best region"
+        self._failures.append(message)
         # The last good result stays; the size control goes back to it.
         self._publish()
 
