@@ -183,3 +183,16 @@ def test_slices_errors_are_one_line_messages(files, capsys):
     with pytest.raises(SystemExit):
         main(["slices", str(emb), str(loss), "--method", "no-such", "-o", str(tmp / "o.csv")])
     assert "invalid choice" in capsys.readouterr().err
+
+
+def test_slices_that_find_nothing_write_an_empty_table_and_say_so(tmp_path, capsys):
+    # Random losses: no neighbourhood stands out, so error clusters return nothing.
+    rng = np.random.default_rng(2)
+    np.save(tmp_path / "emb.npy", rng.normal(size=(600, 8)))
+    np.save(tmp_path / "loss.npy", rng.random(600))
+    out = tmp_path / "none.csv"
+    argv = ["slices", str(tmp_path / "emb.npy"), str(tmp_path / "loss.npy"), "--method", "error-clusters"]
+    assert main([*argv, "--size", "30", "-o", str(out)]) == 0
+    frame = pd.read_csv(out)
+    assert frame.empty and list(frame.columns) == ["slice", "index", "weight", "loss", "count", "in_top"]
+    assert "error-clusters found no slice at this size: none stands out" in capsys.readouterr().err
