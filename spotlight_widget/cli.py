@@ -234,6 +234,7 @@ def run_slices(args: argparse.Namespace) -> int:
         close()
     import pandas as pd
 
+    overall = float(np.mean(losses))
     frames = []
     for result in found:
         frame = result.to_frame()
@@ -242,7 +243,7 @@ def run_slices(args: argparse.Namespace) -> int:
         if not args.quiet:
             print(
                 f"slice {result.rank}: {len(result.top_indices)} examples, mean loss {result.top_loss:.4g} "
-                f"vs {float(np.mean(losses)):.4g} overall",
+                f"vs {overall:.4g} overall",
                 file=sys.stderr,
             )
     if frames:

@@ -156,11 +156,14 @@ def pooled_slices(
         else:
             chosen.append(entry)
     distinct = len(chosen)
+    alternative_to: list[int | None] = [None] * distinct
     for entry in alternatives:
         if len(chosen) == n:
             break
-        if _overlaps(entry[3], [c[3] for c in chosen])[0].max() < 1:
+        iou = _overlaps(entry[3], [c[3] for c in chosen])[0]
+        if iou.max() < 1:
             chosen.append(entry)
+            alternative_to.append(int(np.argmax(iou[:distinct])))
     return [
         Slice(
             "pooled",
@@ -173,12 +176,10 @@ def pooled_slices(
                 "source": candidate.method,
                 "effect": effect,
                 "coherence": coherence,
-                "alternative_to": None
-                if rank < distinct
-                else int(np.argmax(_overlaps(members, [c[3] for c in chosen[:distinct]])[0])),
+                "alternative_to": alternative_to[rank],
             },
         )
-        for rank, (score, effect, coherence, members, candidate) in enumerate(chosen)
+        for rank, (score, effect, coherence, _, candidate) in enumerate(chosen)
     ]
 
 
